@@ -1,0 +1,33 @@
+-- lease: promote due delayed jobs, reclaim expired leases, and lease up to N
+-- ready jobs to the calling worker with a fresh fencing token each.
+--
+-- KEYS[1]  ready     list
+-- KEYS[2]  delayed   zset
+-- KEYS[3]  leased    zset   scored by lease deadline ms
+-- KEYS[4]  lease     hash   job id -> fencing token
+-- KEYS[5]  attempts  hash   job id -> attempts made
+-- KEYS[6]  jobs      hash   job id -> record
+-- KEYS[7]  errors    hash   job id -> error history
+-- KEYS[8]  dead      zset
+-- KEYS[9]  meta      hash   `paused` stops leasing
+-- KEYS[10] wake      list
+-- KEYS[11] fence     string fencing token counter
+--
+-- ARGV[1] n           int    jobs wanted (free slots); 0 only promotes and reclaims
+-- ARGV[2] lease_ms    int    lease duration
+-- ARGV[3] rnd         float  random number in [0, 1) for backoff jitter of reclaimed jobs
+-- ARGV[4] max_errors  int    error history kept per job
+--
+-- Returns {next_in_ms, id, token, attempt, record, ...} (see includes/lease.lua).
+-- A lease is an attempt: `attempt` is 1 on the first run.
+--!include codes
+--!include now
+--!include wake
+--!include record
+--!include errors
+--!include lease
+
+local now = now_ms()
+promote(now)
+reclaim(now, tonumber(ARGV[3]), tonumber(ARGV[4]))
+return lease_batch(now, tonumber(ARGV[1]), tonumber(ARGV[2]))

@@ -1,0 +1,26 @@
+-- purge: delete dead-lettered jobs for good (an operator's explicit removal).
+--
+-- KEYS[1] dead      zset
+-- KEYS[2] jobs      hash
+-- KEYS[3] attempts  hash
+-- KEYS[4] errors    hash
+--
+-- ARGV: the job ids (at most ~1000 per call; the client pages).
+--
+-- Returns {code1, ...}: OK, NOT_DEAD (exists but not dead) or NOT_FOUND.
+--!include codes
+
+local codes = {}
+for i, id in ipairs(ARGV) do
+  if redis.call('ZREM', K.dead, id) == 1 then
+    redis.call('HDEL', K.jobs, id)
+    redis.call('HDEL', K.attempts, id)
+    redis.call('HDEL', K.errors, id)
+    codes[i] = CODE.OK
+  elseif redis.call('HEXISTS', K.jobs, id) == 1 then
+    codes[i] = CODE.NOT_DEAD
+  else
+    codes[i] = CODE.NOT_FOUND
+  end
+end
+return codes

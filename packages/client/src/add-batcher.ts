@@ -1,0 +1,77 @@
+import { ResultCode, ScriptRunner, log, type OwnedConnection } from '@kyoo/core';
+import type { PreparedJob } from './job-options.js';
+
+/** Jobs per enqueue call: bounded so one call never holds Redis for long. */
+export const MAX_BATCH = 1000;
+
+interface Pending {
+  job: PreparedJob;
+  resolve: (id: string) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Coalesces `add()` calls made in the same tick into one enqueue script call:
+ * each caller still gets its own id (or error), but Redis pays one script
+ * call for the whole batch.
+ */
+export class AddBatcher {
+  private pending: Pending[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly conn: OwnedConnection,
+    private readonly scripts: ScriptRunner,
+  ) {}
+
+  /** Queues one prepared job for the next flush. */
+  add(job: PreparedJob): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ job, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        process.nextTick(() => this.flush());
+      }
+    });
+  }
+
+  /** Sends jobs now, in calls of at most {@link MAX_BATCH}; resolves with ids in order. */
+  async send(jobs: readonly PreparedJob[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < jobs.length; i += MAX_BATCH) {
+      ids.push(...(await this.call(jobs.slice(i, i + MAX_BATCH))));
+    }
+    return ids;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    for (let i = 0; i < batch.length; i += MAX_BATCH) {
+      const part = batch.slice(i, i + MAX_BATCH);
+      this.call(part.map((p) => p.job)).then(
+        (ids) => part.forEach((p, j) => p.resolve(ids[j]!)),
+        (err) => part.forEach((p) => p.reject(err)),
+      );
+    }
+  }
+
+  private async call(jobs: readonly PreparedJob[]): Promise<string[]> {
+    const args: (string | number | Buffer)[] = [jobs.length, 0];
+    let auto = 0;
+    for (const j of jobs) {
+      if (j.id === '') auto++;
+      args.push(j.id, j.delayMs, j.record);
+    }
+    args[1] = auto;
+    const reply = (await this.scripts.run(this.conn.redis, 'enqueue', args)) as (Buffer | number)[];
+    const ids: string[] = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      const id = String(reply[i]);
+      if (reply[i + 1] === ResultCode.DUPLICATE) log.client('job %s exists already; left as it was', id);
+      ids.push(id);
+    }
+    return ids;
+  }
+}

@@ -1,0 +1,90 @@
+import { ResultCode, type QueueKeys, type ScriptRunner } from '@kyoo/core';
+import type { Redis } from 'ioredis';
+import { readJob, type JobInfo } from './job-info.js';
+
+const PAGE = 1000;
+
+/** Outcome of a replay or purge: what was done, and what was not and why. */
+export interface DeadLetterResult {
+  /** Ids replayed (or purged). */
+  done: string[];
+  /** Ids that exist but are not dead. */
+  notDead: string[];
+  /** Ids of no job at all. */
+  notFound: string[];
+}
+
+/**
+ * The dead-letter queue of one queue: jobs that used up their attempts, kept
+ * with their error history until an operator replays or purges them.
+ * Reached as `queue.dead`.
+ */
+export class DeadLetters {
+  /** @internal */
+  constructor(
+    private readonly redis: () => Redis,
+    private readonly keys: QueueKeys,
+    private readonly scripts: ScriptRunner,
+  ) {}
+
+  /** Number of dead jobs. */
+  async count(): Promise<number> {
+    return this.redis().zcard(this.keys.dead);
+  }
+
+  /**
+   * Lists dead jobs, oldest death first, a page at a time.
+   * @example
+   * for (const job of await queue.dead.list({ limit: 20 })) console.log(job.id, job.lastError?.message)
+   */
+  async list(page: { offset?: number; limit?: number } = {}): Promise<JobInfo[]> {
+    const offset = Math.max(0, Math.floor(page.offset ?? 0));
+    const limit = Math.max(1, Math.min(PAGE, Math.floor(page.limit ?? 100)));
+    const ids = await this.redis().zrange(this.keys.dead, offset, offset + limit - 1);
+    const jobs = await Promise.all(ids.map((id) => readJob(this.redis(), this.keys, id)));
+    return jobs.filter((j): j is JobInfo => j !== null);
+  }
+
+  /** One dead job, or `null` when the id is not in the dead-letter queue. */
+  async get(id: string): Promise<JobInfo | null> {
+    const job = await readJob(this.redis(), this.keys, id);
+    return job?.state === 'dead' ? job : null;
+  }
+
+  /**
+   * Moves dead jobs back to the ready queue with attempts reset: the given
+   * ids, or `'all'` (paged, so a large DLQ never blocks Redis).
+   */
+  async replay(ids: string | readonly string[] | 'all'): Promise<DeadLetterResult> {
+    return this.apply('replay', ids);
+  }
+
+  /** Deletes dead jobs for good: the given ids, or `'all'`. */
+  async purge(ids: string | readonly string[] | 'all'): Promise<DeadLetterResult> {
+    return this.apply('purge', ids);
+  }
+
+  private async apply(script: 'replay' | 'purge', ids: string | readonly string[] | 'all'): Promise<DeadLetterResult> {
+    const out: DeadLetterResult = { done: [], notDead: [], notFound: [] };
+    if (ids === 'all') {
+      for (;;) {
+        const page = await this.redis().zrange(this.keys.dead, 0, PAGE - 1);
+        if (page.length === 0) return out;
+        await this.call(script, page, out);
+      }
+    }
+    const list = typeof ids === 'string' ? [ids] : [...ids];
+    for (let i = 0; i < list.length; i += PAGE) await this.call(script, list.slice(i, i + PAGE), out);
+    return out;
+  }
+
+  private async call(script: 'replay' | 'purge', ids: string[], out: DeadLetterResult): Promise<void> {
+    const codes = (await this.scripts.run(this.redis(), script, ids)) as number[];
+    codes.forEach((code, i) => {
+      const id = ids[i]!;
+      if (code === ResultCode.OK) out.done.push(id);
+      else if (code === ResultCode.NOT_DEAD) out.notDead.push(id);
+      else out.notFound.push(id);
+    });
+  }
+}

@@ -1,0 +1,19 @@
+export { Queue } from './queue.js';
+export type { QueueOptions, QueueCounts, BulkJob } from './queue.js';
+export type { JobOptions } from './job-options.js';
+export type { JobInfo, JobState } from './job-info.js';
+export { DeadLetters } from './dead-letters.js';
+export type { DeadLetterResult } from './dead-letters.js';
+export {
+  KyooError,
+  InvalidOptionError,
+  PayloadTooLargeError,
+  LeaseLostError,
+  JobNotFoundError,
+  ConnectionClosedError,
+  DecodeError,
+  JobTimeoutError,
+  HandlerError,
+  ResultCode,
+} from '@kyoo/core';
+export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption } from '@kyoo/core';

@@ -1,0 +1,89 @@
+import { decode, decodeErrors, decodeRecord, type JobError, type QueueKeys } from '@kyoo/core';
+import type { Redis } from 'ioredis';
+
+/** Where a job is in its life. */
+export type JobState = 'ready' | 'delayed' | 'leased' | 'completed' | 'dead';
+
+/** A snapshot of one job, as `getJob()` and the dead-letter listing return it. */
+export interface JobInfo<T = unknown, R = unknown> {
+  id: string;
+  state: JobState;
+  /** The payload; `undefined` with `decodeError` set when it cannot be decoded. */
+  data: T | undefined;
+  /** Set when the record or payload cannot be decoded. */
+  decodeError?: string;
+  /** Runs started so far (a lease is a run). */
+  attemptsMade: number;
+  /** Runs allowed before the job is dead-lettered. */
+  attempts: number;
+  /** Error history, oldest first (at most the worker's `maxErrors`). */
+  errors: JobError[];
+  /** The newest entry of `errors`. */
+  lastError?: JobError;
+  /** The handler's result, for completed jobs kept by the worker's `keepCompleted`. */
+  result?: R;
+  /** When the job was added (producer clock, ms since epoch). */
+  createdAt: number;
+  /** Run-at time of a delayed job, lease deadline of a leased one, time of death or completion (ms, Redis clock). */
+  stateSince?: number;
+}
+
+/** Reads one job atomically (MULTI); `null` when no such job exists. */
+export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promise<JobInfo | null> {
+  const res = await redis
+    .multi()
+    .hgetBuffer(keys.jobs, id)
+    .zscore(keys.leased, id)
+    .zscore(keys.delayed, id)
+    .zscore(keys.dead, id)
+    .zscore(keys.done, id)
+    .hget(keys.attempts, id)
+    .hgetBuffer(keys.errors, id)
+    .hgetBuffer(keys.results, id)
+    .exec();
+  if (!res) return null;
+  const v = res.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+  const raw = v[0] as Buffer | null;
+  if (!raw) return null;
+  const [leased, delayed, dead, done] = (v.slice(1, 5) as (string | null)[]).map((s) => (s === null ? null : Number(s)));
+  let state: JobState = 'ready';
+  let since: number | null = null;
+  if (leased != null) [state, since] = ['leased', leased];
+  else if (delayed != null) [state, since] = ['delayed', delayed];
+  else if (dead != null) [state, since] = ['dead', dead];
+  else if (done != null) [state, since] = ['completed', done];
+
+  const errors = safeErrors(v[6] as Buffer | null);
+  const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(v[5] ?? 0), attempts: 0, errors, createdAt: 0 };
+  if (since !== null) info.stateSince = since;
+  const last = errors[errors.length - 1];
+  if (last) info.lastError = last;
+  try {
+    const record = decodeRecord(raw);
+    info.attempts = record.attempts;
+    info.createdAt = record.createdAt;
+    info.data = decode(record.payload, 'job payload');
+  } catch (err) {
+    info.decodeError = (err as Error).message;
+  }
+  const result = v[7] as Buffer | null;
+  if (result) {
+    try {
+      info.result = decode(result, 'job result');
+    } catch {
+      // an unreadable result leaves `result` unset; the job itself is fine
+    }
+  }
+  return info;
+}
+
+function safeErrors(bytes: Buffer | null): JobError[] {
+  try {
+    return decodeErrors(bytes);
+  } catch {
+    return [{ name: 'DecodeError', message: 'error history could not be decoded', attempt: 0, at: 0 }];
+  }
+}

@@ -1,0 +1,112 @@
+import {
+  InvalidOptionError,
+  JOB_DEFAULTS,
+  MAX_DURATION_MS,
+  PayloadTooLargeError,
+  checkInt,
+  checkKnownKeys,
+  checkObject,
+  encode,
+  encodeRecord,
+  resolveBackoff,
+  type BackoffOptions,
+  type ResolvedBackoff,
+} from '@kyoo/core';
+
+/** Options of one job, given to `add()` (or as a queue's `defaultJobOptions`). */
+export interface JobOptions {
+  /**
+   * Your own id for the job (1–256 characters, not all digits: digit-only ids
+   * are generated ones). Adding a job whose id exists already changes nothing
+   * and resolves with that id, so adds with ids are idempotent.
+   */
+  jobId?: string;
+  /** Run no sooner than this many ms from now. @defaultValue `0` */
+  delayMs?: number;
+  /** Run no sooner than this time (a `Date` or ms since epoch). Exclusive with `delayMs`. */
+  runAt?: Date | number;
+  /** Runs before the job goes to the dead-letter queue (a lease is a run). @defaultValue `3` */
+  attempts?: number;
+  /** Wait between retries. @defaultValue `{ type: 'exponential', delayMs: 1000, jitter: 0.2 }` */
+  backoff?: BackoffOptions;
+  /** Fail the run if the handler takes longer than this (0 = the worker's `timeoutMs`). @defaultValue `0` */
+  timeoutMs?: number;
+}
+
+const KNOWN = ['jobId', 'delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs'] as const;
+
+/** Job defaults after validation (a queue's `defaultJobOptions` over the library defaults). */
+export interface ResolvedDefaults {
+  attempts: number;
+  backoff: ResolvedBackoff;
+  timeoutMs: number;
+}
+
+/** Validates a queue's `defaultJobOptions`. */
+export function resolveDefaults(value: unknown): ResolvedDefaults {
+  const o = checkObject<JobOptions>('defaultJobOptions', value);
+  checkKnownKeys('defaultJobOptions', o, ['attempts', 'backoff', 'timeoutMs']);
+  return {
+    attempts: checkInt('defaultJobOptions.attempts', o.attempts ?? JOB_DEFAULTS.attempts, 1, 1_000_000),
+    backoff: resolveBackoff('defaultJobOptions.backoff', o.backoff),
+    timeoutMs: checkInt('defaultJobOptions.timeoutMs', o.timeoutMs ?? JOB_DEFAULTS.timeoutMs, 0, MAX_DURATION_MS),
+  };
+}
+
+/** A validated job, ready to be sent to the enqueue script. */
+export interface PreparedJob {
+  id: string;
+  delayMs: number;
+  record: Buffer;
+}
+
+/**
+ * Validates one job and encodes its record. Throws {@link InvalidOptionError}
+ * or {@link PayloadTooLargeError}; nothing is written before this succeeds.
+ */
+export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefaults, maxPayloadBytes: number): PreparedJob {
+  const o = checkObject<JobOptions>('options', opts);
+  checkKnownKeys('options', o, KNOWN);
+  let id = '';
+  if (o.jobId !== undefined) {
+    if (typeof o.jobId !== 'string' || o.jobId.length === 0 || o.jobId.length > 256 || /^\d+$/.test(o.jobId)) {
+      throw new InvalidOptionError('jobId', 'expected a string of 1-256 characters that is not all digits (digit-only ids are generated)');
+    }
+    id = o.jobId;
+  }
+  let delayMs = 0;
+  if (o.delayMs !== undefined && o.runAt !== undefined) {
+    throw new InvalidOptionError('runAt', 'give either delayMs or runAt, not both');
+  }
+  if (o.delayMs !== undefined) delayMs = checkInt('delayMs', o.delayMs, 0, MAX_DURATION_MS);
+  if (o.runAt !== undefined) {
+    const at = o.runAt instanceof Date ? o.runAt.getTime() : o.runAt;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw new InvalidOptionError('runAt', 'expected a valid Date or a number of ms since epoch');
+    }
+    delayMs = Math.max(0, Math.min(MAX_DURATION_MS, Math.round(at - Date.now())));
+  }
+  const attempts = o.attempts === undefined ? defaults.attempts : checkInt('attempts', o.attempts, 1, 1_000_000);
+  const backoff = o.backoff === undefined ? defaults.backoff : resolveBackoff('backoff', o.backoff, defaults.backoff);
+  const timeoutMs = o.timeoutMs === undefined ? defaults.timeoutMs : checkInt('timeoutMs', o.timeoutMs, 0, MAX_DURATION_MS);
+
+  let payload: Buffer;
+  try {
+    payload = encode(data);
+  } catch (cause) {
+    throw new InvalidOptionError('data', `the payload cannot be encoded as msgpack: ${(cause as Error).message}`);
+  }
+  if (payload.length > maxPayloadBytes) throw new PayloadTooLargeError(payload.length, maxPayloadBytes);
+
+  const record = encodeRecord({
+    payload,
+    attempts,
+    backoffType: backoff.type,
+    backoffMs: backoff.delayMs,
+    backoffMaxMs: backoff.maxDelayMs,
+    jitter: backoff.jitter,
+    createdAt: Date.now(),
+    timeoutMs,
+  });
+  return { id, delayMs, record };
+}

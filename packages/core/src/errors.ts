@@ -1,0 +1,106 @@
+/** Every error code kyoo raises. Callers branch on `code`, never on the message. */
+export type KyooErrorCode =
+  | 'INVALID_OPTION'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'LEASE_LOST'
+  | 'JOB_NOT_FOUND'
+  | 'CONNECTION_CLOSED'
+  | 'DECODE_FAILED'
+  | 'JOB_TIMEOUT'
+  | 'HANDLER_FAILED'
+  | 'SCRIPT_FAILED';
+
+/** Base class of every error kyoo throws or emits. */
+export class KyooError extends Error {
+  override readonly name: string = 'KyooError';
+  readonly code: KyooErrorCode;
+  constructor(code: KyooErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** An option or argument is invalid. Thrown before anything is written to Redis. */
+export class InvalidOptionError extends KyooError {
+  override readonly name = 'InvalidOptionError';
+  /** The option or argument to change, e.g. `attempts` or `backoff.delayMs`. */
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super('INVALID_OPTION', `invalid ${option}: ${message}`);
+    this.option = option;
+  }
+}
+
+/** A payload is larger than `maxPayloadBytes`. Thrown before anything is written. */
+export class PayloadTooLargeError extends KyooError {
+  override readonly name = 'PayloadTooLargeError';
+  constructor(
+    readonly sizeBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(
+      'PAYLOAD_TOO_LARGE',
+      `job payload is ${sizeBytes} bytes encoded, over the limit of ${limitBytes}; raise maxPayloadBytes or store the data elsewhere and enqueue a reference`,
+    );
+  }
+}
+
+/**
+ * A worker's lease on a job is gone (it expired and the job was reclaimed, or
+ * the job was removed): the ack, fail or extend was refused and nothing was changed.
+ */
+export class LeaseLostError extends KyooError {
+  override readonly name = 'LeaseLostError';
+  constructor(
+    readonly jobId: string,
+    readonly operation: 'ack' | 'fail' | 'extend' | 'release',
+  ) {
+    super(
+      'LEASE_LOST',
+      `lease on job ${jobId} was lost before ${operation}; the job is handled elsewhere (raise leaseMs if handlers outlive it)`,
+    );
+  }
+}
+
+/** No job with that id exists (or it is not in the state the call needs). */
+export class JobNotFoundError extends KyooError {
+  override readonly name = 'JobNotFoundError';
+  constructor(
+    readonly jobId: string,
+    detail = 'no such job',
+  ) {
+    super('JOB_NOT_FOUND', `job ${jobId}: ${detail}`);
+  }
+}
+
+/** The queue or worker was closed; the call was not sent. */
+export class ConnectionClosedError extends KyooError {
+  override readonly name = 'ConnectionClosedError';
+  constructor(what: string) {
+    super('CONNECTION_CLOSED', `${what} is closed`);
+  }
+}
+
+/** A job record or payload could not be decoded. */
+export class DecodeError extends KyooError {
+  override readonly name = 'DecodeError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DECODE_FAILED', message, options);
+  }
+}
+
+/** A handler ran longer than its `timeoutMs`. */
+export class JobTimeoutError extends KyooError {
+  override readonly name = 'JobTimeoutError';
+  constructor(jobId: string, timeoutMs: number) {
+    super('JOB_TIMEOUT', `job ${jobId} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** A handler threw (or rejected with) something that is not an `Error`. */
+export class HandlerError extends KyooError {
+  override readonly name = 'HandlerError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HANDLER_FAILED', message, options);
+  }
+}

@@ -1,0 +1,85 @@
+import { InvalidOptionError } from './errors.js';
+
+/**
+ * The one place that spells kyoo's Redis keys. Every key of a queue is
+ * `<prefix>:{<queue>}:<suffix>`: the braces make the queue name a Redis
+ * Cluster hash tag, so all keys of one queue live in one slot and every Lua
+ * script can touch them atomically.
+ *
+ * The README's "Under the hood" table is generated from {@link KEY_LAYOUT}.
+ */
+export const KEY_LAYOUT = [
+  { name: 'jobs', type: 'hash', holds: 'job id → job record (msgpack: payload, attempts, backoff, created-at, timeout)' },
+  { name: 'ready', type: 'list', holds: 'ids of jobs waiting to run, oldest first' },
+  { name: 'delayed', type: 'zset', holds: 'ids of jobs waiting for a run-at time (delay or retry backoff), scored by run-at ms' },
+  { name: 'leased', type: 'zset', holds: 'ids of jobs a worker holds, scored by lease deadline ms' },
+  { name: 'lease', type: 'hash', holds: 'job id → fencing token of its current lease' },
+  { name: 'attempts', type: 'hash', holds: 'job id → attempts made (a lease counts as an attempt); absent until first lease' },
+  { name: 'errors', type: 'hash', holds: 'job id → error history (msgpack array, newest last, capped)' },
+  { name: 'dead', type: 'zset', holds: 'the dead-letter queue: ids of jobs that ran out of attempts, scored by time of death ms' },
+  { name: 'done', type: 'zset', holds: 'completed jobs kept by the retention policy, scored by completion ms' },
+  { name: 'results', type: 'hash', holds: 'job id → handler result (msgpack) of kept completed jobs' },
+  { name: 'meta', type: 'hash', holds: 'queue state: `paused`' },
+  { name: 'wake', type: 'list', holds: 'wake-up token for idle workers blocked on BLPOP (at most one element)' },
+  { name: 'ids', type: 'string', holds: 'counter for generated job ids' },
+  { name: 'fence', type: 'string', holds: 'counter for lease fencing tokens' },
+] as const;
+
+/** Name of one of a queue's keys, as listed in {@link KEY_LAYOUT}. */
+export type KeyName = (typeof KEY_LAYOUT)[number]['name'];
+
+/** Every key of one queue, by name. */
+export type QueueKeys = Readonly<Record<KeyName, string>>;
+
+/** Default key prefix. */
+export const DEFAULT_PREFIX = 'kyoo';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.#:-]{0,127}$/;
+
+/**
+ * Checks a queue name: 1–128 characters, letters, digits and `_ . # : -`,
+ * starting with a letter or digit. Braces are refused because they would
+ * break the Cluster hash tag.
+ */
+export function validateQueueName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new InvalidOptionError(
+      'queueName',
+      `queue name must be 1-128 characters of letters, digits and "_ . # : -", starting with a letter or digit; got ${describe(name)}`,
+    );
+  }
+  return name;
+}
+
+/** Checks a key prefix: same alphabet as queue names. */
+export function validatePrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string' || !NAME_RE.test(prefix)) {
+    throw new InvalidOptionError(
+      'prefix',
+      `prefix must be 1-128 characters of letters, digits and "_ . # : -"; got ${describe(prefix)}`,
+    );
+  }
+  return prefix;
+}
+
+/**
+ * Builds all keys of a queue.
+ * @example
+ * queueKeys('kyoo', 'images').ready // 'kyoo:{images}:ready'
+ */
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  const base = `${validatePrefix(prefix)}:{${validateQueueName(queue)}}:`;
+  const keys = {} as Record<KeyName, string>;
+  for (const { name } of KEY_LAYOUT) keys[name] = base + name;
+  return Object.freeze(keys);
+}
+
+/** A SCAN pattern matching every key of a queue (for tests and tooling). */
+export function queueKeyPattern(prefix: string, queue: string): string {
+  return `${prefix}:{${queue}}:*`;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value;
+}

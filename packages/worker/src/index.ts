@@ -1,0 +1,14 @@
+export { Worker } from './worker.js';
+export type { WorkerEvents } from './worker.js';
+export type { WorkerOptions, KeepCompleted } from './options.js';
+export type { Job, Handler } from './job.js';
+export {
+  KyooError,
+  InvalidOptionError,
+  LeaseLostError,
+  ConnectionClosedError,
+  DecodeError,
+  JobTimeoutError,
+  HandlerError,
+} from '@kyoo/core';
+export type { KyooErrorCode } from '@kyoo/core';

@@ -1,0 +1,28 @@
+/**
+ * A job as the handler sees it.
+ * @example
+ * new Worker<{ imageUrl: string }>('images', async (job, signal) => {
+ *   await makeThumbnails(job.data.imageUrl, { signal })
+ *   return { sizes: 5 }
+ * })
+ */
+export interface Job<T = unknown> {
+  /** The job id (generated, or the `jobId` given at add). */
+  readonly id: string;
+  /** The payload given to `add()`. */
+  readonly data: T;
+  /** This run's number, 1 on the first run. */
+  readonly attempt: number;
+  /** Runs allowed before the job is dead-lettered. */
+  readonly attempts: number;
+  /** When it was added (producer clock, ms since epoch). */
+  readonly createdAt: number;
+}
+
+/**
+ * Runs one job. Resolve to complete it (the value is kept as its result when
+ * the worker keeps completed jobs); throw or reject to fail this run.
+ * `signal` aborts when the lease is lost, the run times out, or the worker
+ * shuts down past its grace period.
+ */
+export type Handler<T = unknown, R = unknown> = (job: Job<T>, signal: AbortSignal) => Promise<R> | R;

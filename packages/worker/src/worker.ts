@@ -1,0 +1,315 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  LeaseLostError,
+  ResultCode,
+  ScriptRunner,
+  connect,
+  decode,
+  decodeRecord,
+  duplicate,
+  encode,
+  log,
+  queueKeys,
+  release,
+  type JobRecord,
+  type OwnedConnection,
+  type QueueKeys,
+} from '@kyoo/core';
+import type { Redis } from 'ioredis';
+import type { Handler, Job } from './job.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { runHandler } from './run-handler.js';
+import { Settler, type InFlight } from './settle.js';
+
+/** Events a {@link Worker} emits. */
+export interface WorkerEvents<T, R> {
+  /** A run succeeded and its ack was applied. */
+  completed: [job: Job<T>, result: R];
+  /** A run failed (it will be retried or dead-lettered; see `retried` and `dead`). */
+  failed: [job: Job<T>, error: Error];
+  /** A failed run will be retried after `delayMs`. */
+  retried: [job: Job<T>, error: Error, delayMs: number];
+  /** The job moved to the dead-letter queue (out of attempts, or undecodable). */
+  dead: [job: Job<T | undefined>, error: Error];
+  /** A problem of the worker's own: Redis errors (retried), lost leases (`LeaseLostError`). */
+  error: [error: Error];
+}
+
+const MAX_ACKS_PER_CALL = 1000;
+
+/**
+ * The consumer side of a queue: leases jobs in batches up to its free slots,
+ * runs the handler with an `AbortSignal`, acks in batches (together with the
+ * next lease, in one round trip), heartbeats every in-flight lease in one
+ * call, retries failures with backoff and dead-letters jobs out of attempts.
+ *
+ * @example
+ * const worker = new Worker<{ imageUrl: string }>('images', async (job) => {
+ *   return await makeThumbnails(job.data.imageUrl)
+ * }, { connection: 'redis://127.0.0.1:6379', concurrency: 20 })
+ * worker.on('dead', (job, err) => console.warn(`job ${job.id} dead: ${err.message}`))
+ * process.on('SIGTERM', () => worker.close())
+ */
+export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<T, R>> {
+  /** The queue's name. */
+  readonly name: string;
+  /** @internal */ readonly opts: ResolvedWorkerOptions;
+  /** @internal */ readonly keys: QueueKeys;
+  /** @internal */ readonly scripts: ScriptRunner;
+  /** @internal */ readonly conn: OwnedConnection;
+  private readonly blocker: Redis;
+  private readonly handler: Handler<T, R>;
+  private readonly settler: Settler<T, R>;
+  /** @internal in-flight runs by fencing token */
+  readonly inflight = new Map<string, InFlight<T>>();
+  private acks: { entry: InFlight<T>; job: Job<T>; result: R; encoded: Buffer | '' }[] = [];
+  private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
+  private pumping = false;
+  private pumpAgain = false;
+  private pumpScheduled = false;
+  private starved = false;
+  private nextInMs = 0;
+  private blocking = false;
+  private errorStreak = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating = false;
+  private waiters: (() => void)[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(name: string, handler: Handler<T, R>, options: WorkerOptions = {}) {
+    super();
+    this.opts = resolveWorkerOptions(options);
+    this.keys = queueKeys(this.opts.prefix, name);
+    this.name = name;
+    if (typeof handler !== 'function') throw new TypeError('Worker needs a handler function (job, signal) => result');
+    this.handler = handler;
+    this.conn = connect(this.opts.connection, { maxRetriesPerRequest: null });
+    this.blocker = duplicate(this.conn.redis, { maxRetriesPerRequest: null });
+    for (const r of [this.conn.redis, this.blocker]) r.on('error', (err: Error) => log.worker('%s: redis: %s', name, err.message));
+    // after a reconnect, look at the queue again instead of trusting a wake-up that may be gone
+    this.conn.redis.on('ready', () => this.wakeUp());
+    this.scripts = new ScriptRunner(this.keys);
+    this.settler = new Settler(this);
+    if (this.opts.autostart) this.run();
+  }
+
+  /** Starts leasing (called by the constructor unless `autostart: false`). */
+  run(): void {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs);
+    this.heartbeat.unref();
+    this.schedulePump();
+  }
+
+  /** Whether the worker is leasing (not yet closing). */
+  isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /**
+   * Stops leasing, lets running jobs finish for up to `graceMs`, then aborts
+   * the rest (their signals fire) and releases their leases so another
+   * worker takes them at once. Always resolves, even when Redis is down.
+   */
+  close(graceMs = this.opts.closeGraceMs): Promise<void> {
+    this.closing ??= this.shutdown(graceMs);
+    return this.closing;
+  }
+
+  /** @internal report a worker-level problem without throwing when nobody listens */
+  emitError(err: Error): void {
+    log.worker('%s: %s', this.name, err.message);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** @internal a slot freed or an ack is pending: run the pump soon, once for many events */
+  schedulePump(): void {
+    if (this.inflight.size === 0) for (const w of this.waiters.splice(0)) w();
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  /** @internal queue a successful run for the next ack call */
+  queueAck(entry: InFlight<T>, job: Job<T>, result: R): void {
+    let encoded: Buffer | '' = '';
+    if (this.opts.keepCount > 0 && result !== undefined) {
+      try {
+        encoded = encode(result);
+      } catch (err) {
+        log.worker('job %s: result not kept, it cannot be encoded: %s', job.id, (err as Error).message);
+      }
+    }
+    this.acks.push({ entry, job, result, encoded });
+    this.schedulePump();
+  }
+
+  private wakeUp(): void {
+    this.starved = false;
+    if (this.state === 'running') this.schedulePump();
+  }
+
+  private free(): number {
+    return this.state === 'running' ? this.opts.concurrency - this.inflight.size : 0;
+  }
+
+  /** The loop: ack what finished, lease what fits, until there is nothing to do. */
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      for (;;) {
+        this.pumpAgain = false;
+        const acks = this.acks.splice(0, MAX_ACKS_PER_CALL);
+        const want = acks.length > 0 || !this.starved ? this.free() : 0;
+        if (acks.length === 0 && want <= 0) break;
+        let lease: unknown[];
+        try {
+          lease = await this.call(acks, want);
+          this.errorStreak = 0;
+        } catch (err) {
+          this.acks.unshift(...acks);
+          if (this.state === 'closed') break;
+          this.emitError(err as Error);
+          await sleep(Math.min(5000, 50 * 2 ** this.errorStreak++));
+          continue;
+        }
+        const got = this.startAll(lease);
+        if (want > 0) this.starved = got < want;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.pumpAgain || this.acks.length > 0) this.schedulePump();
+    else if (this.starved && this.free() > 0) void this.block();
+    if (this.inflight.size === 0) for (const w of this.waiters.splice(0)) w();
+  }
+
+  private async call(acks: typeof this.acks, want: number): Promise<unknown[]> {
+    const o = this.opts;
+    if (acks.length === 0) {
+      return (await this.scripts.run(this.conn.redis, 'lease', [want, o.leaseMs, Math.random(), o.maxErrors])) as unknown[];
+    }
+    const args: (string | number | Buffer)[] = [want, o.leaseMs, Math.random(), o.maxErrors, o.keepCount, o.keepAgeMs, acks.length];
+    for (const a of acks) args.push(a.entry.id, a.entry.token, a.encoded);
+    const [codes, lease] = (await this.scripts.run(this.conn.redis, 'ack', args)) as [number[], unknown[]];
+    const listening = this.listenerCount('completed') > 0;
+    codes.forEach((code, i) => {
+      const a = acks[i]!;
+      if (code === ResultCode.OK) {
+        if (listening) this.emit('completed', a.job, a.result);
+      } else this.emitError(new LeaseLostError(a.entry.id, 'ack'));
+    });
+    return lease;
+  }
+
+  /** Starts every job of a lease reply; returns how many were leased. */
+  private startAll(reply: unknown[]): number {
+    this.nextInMs = Number(reply[0]);
+    let n = 0;
+    for (let i = 1; i + 3 < reply.length; i += 4) {
+      const id = String(reply[i]);
+      const token = String(reply[i + 1]);
+      const attempt = Number(reply[i + 2]);
+      this.start(id, token, attempt, reply[i + 3] as Buffer);
+      n++;
+    }
+    return n;
+  }
+
+  private start(id: string, token: string, attempt: number, raw: Buffer): void {
+    const entry: InFlight<T> = { id, token, attempt, controller: new AbortController(), released: false, record: undefined };
+    this.inflight.set(token, entry);
+    let job: Job<T>;
+    let record: JobRecord;
+    try {
+      record = decodeRecord(raw);
+      job = { id, data: decode(record.payload, 'job payload') as T, attempt, attempts: record.attempts, createdAt: record.createdAt };
+    } catch (err) {
+      // retrying cannot make bytes decodable: straight to the dead-letter queue
+      void this.settler.fail(entry, { id, data: undefined, attempt, attempts: attempt, createdAt: 0 }, err, true);
+      return;
+    }
+    entry.record = record;
+    runHandler(this.handler, job, entry.controller, record.timeoutMs || this.opts.timeoutMs).then(
+      (result) => this.settler.succeed(entry, job, result),
+      (err: unknown) => this.settler.fail(entry, job, err, false),
+    );
+  }
+
+  /** Blocks on the wake list until a job may be ready (a wake-up, a due time, or `maxIdleMs`). */
+  private async block(): Promise<void> {
+    if (this.blocking || this.state !== 'running') return;
+    this.blocking = true;
+    const ms = this.nextInMs > 0 ? Math.min(this.nextInMs, this.opts.maxIdleMs) : this.opts.maxIdleMs;
+    try {
+      await this.blocker.blpop(this.keys.wake, Math.max(ms, 1) / 1000);
+    } catch (err) {
+      if (this.state === 'running') {
+        this.emitError(err as Error);
+        await sleep(100);
+      }
+    } finally {
+      this.blocking = false;
+    }
+    this.wakeUp();
+  }
+
+  /** One extend call for every in-flight lease; lost leases abort their handlers. */
+  private async beat(): Promise<void> {
+    const entries = [...this.inflight.values()].filter((e) => !e.released);
+    if (entries.length === 0 || this.beating) return;
+    this.beating = true;
+    try {
+      const args: (string | number)[] = [this.opts.leaseMs, entries.length];
+      for (const e of entries) args.push(e.id, e.token);
+      const codes = (await this.scripts.run(this.conn.redis, 'extend', args)) as number[];
+      codes.forEach((code, i) => {
+        if (code !== ResultCode.OK) this.settler.lose(entries[i]!, 'extend');
+      });
+    } catch (err) {
+      this.emitError(err as Error);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    if (this.state === 'new') this.state = 'closing';
+    if (this.state === 'running') this.state = 'closing';
+    this.blocker.disconnect();
+    if (this.inflight.size > 0 && graceMs > 0) {
+      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(graceMs)]);
+    }
+    await withTimeout(this.settler.releaseAll([...this.inflight.values()]), 5000);
+    await withTimeout(this.drain(), 5000);
+    clearInterval(this.heartbeat);
+    this.state = 'closed';
+    await withTimeout(release(this.conn), 2000);
+    if (this.conn.owned) this.conn.redis.disconnect();
+  }
+
+  /** Waits until every queued ack and pending failure has been sent. */
+  private async drain(): Promise<void> {
+    for (;;) {
+      await this.settler.settled();
+      if (this.acks.length === 0 && !this.pumping) return;
+      if (!this.pumping) await this.pump();
+      else await sleep(5);
+    }
+  }
+}
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
