@@ -1,0 +1,60 @@
+// The README's examples are run as written, against a private redis-server,
+// and its generated "Under the hood" section must match the code.
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '../..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+function example(name: string): string {
+  const m = readme.match(new RegExp(`<!-- example: ${name} -->\\n\`\`\`js\\n([\\s\\S]*?)\`\`\``));
+  if (!m?.[1]) throw new Error(`README.md has no example "${name}"`);
+  return m[1];
+}
+
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function runExample(name: string): Promise<string> {
+  const file = join(here, `.example-${name}.mjs`);
+  writeFileSync(file, example(name));
+  try {
+    const { stdout } = await run(process.execPath, [file], { env: { ...process.env, REDIS_URL: server.url }, timeout: 30_000 });
+    return stdout;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+test('quick start runs and completes its job', async () => {
+  const out = await runExample('quickstart');
+  expect(out).toMatch(/^added job 1$/m);
+  expect(out).toMatch(/thumbnails for https:\/\/example.com\/cat.png, attempt 1 of 5/);
+  expect(out).toMatch(/job 1 done: \{"sizes":5\}/);
+});
+
+test('dead-letter example: three attempts, dead, listed, replayed, then sent', async () => {
+  const out = await runExample('dead-letter');
+  expect(out).toMatch(/^1 dead; job 1: mail provider unavailable$/m);
+  expect(out).toMatch(/^1 ada@example.com 3 mail provider unavailable$/m);
+  expect(out).toMatch(/^replayed 1$/m);
+  expect(out).toMatch(/^sent to ada@example.com$/m);
+});
+
+test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
+  const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };
+  expect(renderReadme(readme)).toBe(readme);
+  expect(readme).toContain('`kyoo:{images}:ready`');
+});
