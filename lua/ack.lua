@@ -4,16 +4,15 @@
 -- KEYS[1]  ready     list
 -- KEYS[2]  delayed   zset
 -- KEYS[3]  leased    zset
--- KEYS[4]  lease     hash
--- KEYS[5]  attempts  hash
--- KEYS[6]  jobs      hash
--- KEYS[7]  errors    hash
--- KEYS[8]  dead      zset
--- KEYS[9]  meta      hash
--- KEYS[10] wake      list
--- KEYS[11] fence     string
--- KEYS[12] done      zset   completed jobs kept by retention
--- KEYS[13] results   hash   results of kept jobs
+-- KEYS[4]  runs      hash
+-- KEYS[5]  jobs      hash
+-- KEYS[6]  errors    hash
+-- KEYS[7]  dead      zset
+-- KEYS[8]  meta      hash
+-- KEYS[9]  wake      list
+-- KEYS[10] fence     string
+-- KEYS[11] done      zset   completed jobs kept by retention
+-- KEYS[12] results   hash   results of kept jobs
 --
 -- ARGV[1] n           int    jobs to lease after acking (0 = none)
 -- ARGV[2] lease_ms    int
@@ -31,6 +30,7 @@
 --!include wake
 --!include record
 --!include errors
+--!include runs
 --!include lease
 
 local keep_count, keep_age = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -40,8 +40,8 @@ local codes, ids = {}, {}
 for i = 0, m - 1 do ids[#ids + 1] = ARGV[8 + i * 3] end
 
 if m > 0 then
-  local tokens = redis.call('HMGET', K.lease, unpack(ids))
-  local acked, done, results = {}, {}, {}
+  local tokens = redis.call('HMGET', K.runs, unpack(ids))
+  local acked, done, results, kept_runs = {}, {}, {}, {}
   for i = 0, m - 1 do
     local id, token, result = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
     if tokens[i + 1] == token then
@@ -49,6 +49,7 @@ if m > 0 then
       acked[#acked + 1] = id
       if keep_count > 0 then
         done[#done + 1] = now; done[#done + 1] = id
+        kept_runs[#kept_runs + 1] = id; kept_runs[#kept_runs + 1] = run_attempts(token)
         if result ~= '' then results[#results + 1] = id; results[#results + 1] = result end
       end
     else
@@ -57,14 +58,15 @@ if m > 0 then
   end
   if #acked > 0 then
     redis.call('ZREM', K.leased, unpack(acked))
-    redis.call('HDEL', K.lease, unpack(acked))
     if keep_count > 0 then
+      redis.call('HSET', K.runs, unpack(kept_runs))
       redis.call('ZADD', K.done, unpack(done))
       if #results > 0 then redis.call('HSET', K.results, unpack(results)) end
     else
       redis.call('HDEL', K.jobs, unpack(acked))
-      redis.call('HDEL', K.attempts, unpack(acked))
-      redis.call('HDEL', K.errors, unpack(acked))
+      redis.call('HDEL', K.runs, unpack(acked))
+      -- most jobs never failed: skip the error cleanup when no job has errors
+      if redis.call('HLEN', K.errors) > 0 then redis.call('HDEL', K.errors, unpack(acked)) end
     end
   end
   if keep_count > 0 then
@@ -85,7 +87,7 @@ if m > 0 then
     if #drop > 0 then
       redis.call('HDEL', K.jobs, unpack(drop))
       redis.call('HDEL', K.results, unpack(drop))
-      redis.call('HDEL', K.attempts, unpack(drop))
+      redis.call('HDEL', K.runs, unpack(drop))
       redis.call('HDEL', K.errors, unpack(drop))
     end
   end

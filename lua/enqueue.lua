@@ -20,6 +20,7 @@
 --!include codes
 --!include now
 --!include wake
+--!include runs
 
 local n = tonumber(ARGV[1])
 local auto = tonumber(ARGV[2])
@@ -50,7 +51,10 @@ for i = 0, n - 1 do
   out[#out + 1] = id; out[#out + 1] = code
 end
 
-if #jobs > 0 then redis.call('HSET', K.jobs, unpack(jobs)) end
+if #jobs > 0 then
+  keep_hashtable(K.jobs)
+  redis.call('HSET', K.jobs, unpack(jobs))
+end
 if #ready > 0 then redis.call('RPUSH', K.ready, unpack(ready)) end
 if #delayed > 0 then redis.call('ZADD', K.delayed, unpack(delayed)) end
 -- A delayed job also wakes one worker, so that it shortens its blocking timeout.

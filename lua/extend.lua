@@ -2,7 +2,7 @@
 -- now + lease_ms, in one call for all of its in-flight jobs.
 --
 -- KEYS[1] leased  zset
--- KEYS[2] lease   hash
+-- KEYS[2] runs    hash
 --
 -- ARGV[1] lease_ms  int
 -- ARGV[2] count     int   number of leases m
@@ -17,7 +17,7 @@ local m = tonumber(ARGV[2])
 local codes, ids = {}, {}
 for i = 0, m - 1 do ids[#ids + 1] = ARGV[3 + i * 2] end
 if m == 0 then return codes end
-local tokens = redis.call('HMGET', K.lease, unpack(ids))
+local tokens = redis.call('HMGET', K.runs, unpack(ids))
 local deadline = now_ms() + tonumber(ARGV[1])
 local zargs = {}
 for i = 1, m do

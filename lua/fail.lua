@@ -3,7 +3,7 @@
 -- the job's attempts and backoff; this script applies it if the lease is still held.
 --
 -- KEYS[1] leased    zset
--- KEYS[2] lease     hash
+-- KEYS[2] runs      hash
 -- KEYS[3] errors    hash
 -- KEYS[4] ready     list
 -- KEYS[5] delayed   zset
@@ -11,7 +11,7 @@
 -- KEYS[7] wake      list
 --
 -- ARGV[1] id          string
--- ARGV[2] token       int     fencing token of the lease
+-- ARGV[2] token       string  fencing token of the lease ("<attempt>:<fence>")
 -- ARGV[3] dead        int     1 = dead-letter, 0 = retry
 -- ARGV[4] delay_ms    int     retry after this long (0 = at once, to the back of ready)
 -- ARGV[5] error       bytes   msgpack map {name, message, stack, attempt}
@@ -23,11 +23,12 @@
 --!include now
 --!include wake
 --!include errors
+--!include runs
 
 local id, token = ARGV[1], ARGV[2]
-if redis.call('HGET', K.lease, id) ~= token then return CODE.LEASE_LOST end
+if redis.call('HGET', K.runs, id) ~= token then return CODE.LEASE_LOST end
 redis.call('ZREM', K.leased, id)
-redis.call('HDEL', K.lease, id)
+redis.call('HSET', K.runs, id, run_attempts(token))
 
 local now = now_ms()
 push_error(K.errors, id, ARGV[5], tonumber(ARGV[6]), now)

@@ -4,14 +4,13 @@
 -- KEYS[1]  ready     list
 -- KEYS[2]  delayed   zset
 -- KEYS[3]  leased    zset   scored by lease deadline ms
--- KEYS[4]  lease     hash   job id -> fencing token
--- KEYS[5]  attempts  hash   job id -> attempts made
--- KEYS[6]  jobs      hash   job id -> record
--- KEYS[7]  errors    hash   job id -> error history
--- KEYS[8]  dead      zset
--- KEYS[9]  meta      hash   `paused` stops leasing
--- KEYS[10] wake      list
--- KEYS[11] fence     string fencing token counter
+-- KEYS[4]  runs      hash   job id -> "<attempts>" or "<attempts>:<fence>" while leased
+-- KEYS[5]  jobs      hash   job id -> record
+-- KEYS[6]  errors    hash   job id -> error history
+-- KEYS[7]  dead      zset
+-- KEYS[8]  meta      hash   `paused` stops leasing
+-- KEYS[9]  wake      list
+-- KEYS[10] fence     string fencing token counter
 --
 -- ARGV[1] n           int    jobs wanted (free slots); 0 only promotes and reclaims
 -- ARGV[2] lease_ms    int    lease duration
@@ -25,6 +24,7 @@
 --!include wake
 --!include record
 --!include errors
+--!include runs
 --!include lease
 
 local now = now_ms()

@@ -2,7 +2,7 @@
 --
 -- KEYS[1] dead      zset
 -- KEYS[2] jobs      hash
--- KEYS[3] attempts  hash
+-- KEYS[3] runs      hash
 -- KEYS[4] errors    hash
 --
 -- ARGV: the job ids (at most ~1000 per call; the client pages).
@@ -14,7 +14,7 @@ local codes = {}
 for i, id in ipairs(ARGV) do
   if redis.call('ZREM', K.dead, id) == 1 then
     redis.call('HDEL', K.jobs, id)
-    redis.call('HDEL', K.attempts, id)
+    redis.call('HDEL', K.runs, id)
     redis.call('HDEL', K.errors, id)
     codes[i] = CODE.OK
   elseif redis.call('HEXISTS', K.jobs, id) == 1 then

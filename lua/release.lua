@@ -3,10 +3,9 @@
 -- as an attempt.
 --
 -- KEYS[1] leased    zset
--- KEYS[2] lease     hash
--- KEYS[3] attempts  hash
--- KEYS[4] ready     list
--- KEYS[5] wake      list
+-- KEYS[2] runs      hash
+-- KEYS[3] ready     list
+-- KEYS[4] wake      list
 --
 -- ARGV[1] count  int   number of leases m
 -- then m pairs: id, token
@@ -14,19 +13,20 @@
 -- Returns {code1, ..., codem}: OK, or LEASE_LOST (stale token: nothing changed).
 --!include codes
 --!include wake
+--!include runs
 
 local m = tonumber(ARGV[1])
 local codes = {}
 local back = {}
 for i = 1, m do
   local id, token = ARGV[i * 2], ARGV[i * 2 + 1]
-  if redis.call('HGET', K.lease, id) ~= token then
+  if redis.call('HGET', K.runs, id) ~= token then
     codes[i] = CODE.LEASE_LOST
   else
     redis.call('ZREM', K.leased, id)
-    redis.call('HDEL', K.lease, id)
+    local made = run_attempts(token) - 1
+    if made > 0 then redis.call('HSET', K.runs, id, made) else redis.call('HDEL', K.runs, id) end
     codes[i] = CODE.OK
-    if redis.call('HINCRBY', K.attempts, id, -1) <= 0 then redis.call('HDEL', K.attempts, id) end
     back[#back + 1] = id
   end
 end

@@ -5,12 +5,11 @@
 -- KEYS[2]  ready     list
 -- KEYS[3]  delayed   zset
 -- KEYS[4]  leased    zset
--- KEYS[5]  lease     hash
--- KEYS[6]  attempts  hash
--- KEYS[7]  errors    hash
--- KEYS[8]  dead      zset
--- KEYS[9]  done      zset
--- KEYS[10] results   hash
+-- KEYS[5]  runs      hash
+-- KEYS[6]  errors    hash
+-- KEYS[7]  dead      zset
+-- KEYS[8]  done      zset
+-- KEYS[9]  results   hash
 --
 -- ARGV[1] id  string
 --
@@ -25,8 +24,7 @@ redis.call('ZREM', K.delayed, id)
 redis.call('ZREM', K.leased, id)
 redis.call('ZREM', K.dead, id)
 redis.call('ZREM', K.done, id)
-redis.call('HDEL', K.lease, id)
-redis.call('HDEL', K.attempts, id)
+redis.call('HDEL', K.runs, id)
 redis.call('HDEL', K.errors, id)
 redis.call('HDEL', K.results, id)
 return CODE.OK

@@ -2,7 +2,7 @@
 -- reset (and their error history cleared), for an operator once the cause is fixed.
 --
 -- KEYS[1] dead      zset
--- KEYS[2] attempts  hash
+-- KEYS[2] runs      hash
 -- KEYS[3] errors    hash
 -- KEYS[4] ready     list
 -- KEYS[5] wake      list
@@ -17,7 +17,7 @@
 local codes, back = {}, {}
 for i, id in ipairs(ARGV) do
   if redis.call('ZREM', K.dead, id) == 1 then
-    redis.call('HDEL', K.attempts, id)
+    redis.call('HDEL', K.runs, id)
     redis.call('HDEL', K.errors, id)
     back[#back + 1] = id
     codes[i] = CODE.OK

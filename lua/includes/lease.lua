@@ -1,7 +1,7 @@
 -- The lease step shared by lease.lua and ack.lua: promote due delayed jobs,
 -- reclaim expired leases, then lease up to `n` ready jobs.
--- Needs K.ready, K.delayed, K.leased, K.lease, K.attempts, K.jobs, K.errors,
--- K.dead, K.meta, K.wake, K.fence, and the includes codes, wake, record, errors.
+-- Needs K.ready, K.delayed, K.leased, K.runs, K.jobs, K.errors, K.dead,
+-- K.meta, K.wake, K.fence, and the includes codes, wake, record, errors, runs.
 
 local MAX_MOVE = 1000  -- due or expired jobs moved per call; the rest next call
 
@@ -20,10 +20,10 @@ local function reclaim(now, rnd, max_errors)
   local expired = redis.call('ZRANGEBYSCORE', K.leased, '-inf', now, 'LIMIT', 0, MAX_MOVE)
   for _, id in ipairs(expired) do
     redis.call('ZREM', K.leased, id)
-    redis.call('HDEL', K.lease, id)
+    local made = run_attempts(redis.call('HGET', K.runs, id))
+    redis.call('HSET', K.runs, id, made)
     local raw = redis.call('HGET', K.jobs, id)
     if raw then
-      local made = tonumber(redis.call('HGET', K.attempts, id) or '0')
       local ok, rec = pcall(cmsgpack.unpack, raw)
       if not ok or type(rec) ~= 'table' then rec = {} end
       local max = tonumber(rec[3]) or 1
@@ -45,7 +45,8 @@ local function reclaim(now, rnd, max_errors)
 end
 
 -- Leases up to n ready jobs until now + lease_ms. Returns a flat array
--- {next_in_ms, id1, token1, attempt1, record1, id2, ...}. next_in_ms is -1
+-- {next_in_ms, id1, token1, attempt1, record1, id2, ...}; a token is the
+-- "<attempt>:<fence>" string stored in `runs`. next_in_ms is -1
 -- when the batch was full (more may be ready), else the time until the next
 -- delayed job is due or lease expires (0 = none: block as long as you like).
 local function lease_batch(now, n, lease_ms)
@@ -56,24 +57,24 @@ local function lease_batch(now, n, lease_ms)
   end
   if ids then
     local recs = redis.call('HMGET', K.jobs, unpack(ids))
-    local made = redis.call('HMGET', K.attempts, unpack(ids))
+    local runs = redis.call('HMGET', K.runs, unpack(ids))
     local first = redis.call('INCRBY', K.fence, #ids) - #ids
     local deadline = now + lease_ms
-    local zargs, largs, aargs = {}, {}, {}
+    local zargs, rargs = {}, {}
     for i, id in ipairs(ids) do
       if recs[i] then -- a record removed by the user leaves a stale id: skip it
-        local token = string.format('%d', first + i)
-        local attempt = (tonumber(made[i]) or 0) + 1
+        local attempt = run_attempts(runs[i]) + 1
+        local token = attempt .. ':' .. string.format('%d', first + i)
         zargs[#zargs + 1] = deadline; zargs[#zargs + 1] = id
-        largs[#largs + 1] = id; largs[#largs + 1] = token
-        aargs[#aargs + 1] = id; aargs[#aargs + 1] = attempt
+        rargs[#rargs + 1] = id; rargs[#rargs + 1] = token
         out[#out + 1] = id; out[#out + 1] = token; out[#out + 1] = attempt; out[#out + 1] = recs[i]
       end
     end
     if #zargs > 0 then
+      keep_skiplist(K.leased)
+      keep_hashtable(K.runs)
       redis.call('ZADD', K.leased, unpack(zargs))
-      redis.call('HSET', K.lease, unpack(largs))
-      redis.call('HSET', K.attempts, unpack(aargs))
+      redis.call('HSET', K.runs, unpack(rargs))
     end
   end
   if ids and #ids == n then
@@ -83,7 +84,7 @@ local function lease_batch(now, n, lease_ms)
     local next_at = 0
     local d = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
     if d[2] then next_at = tonumber(d[2]) end
-    local l = redis.call('ZRANGE', K.leased, 0, 0, 'WITHSCORES')
+    local l = redis.call('ZRANGEBYSCORE', K.leased, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
     if l[2] and (next_at == 0 or tonumber(l[2]) < next_at) then next_at = tonumber(l[2]) end
     if next_at > 0 then out[1] = math.max(1, next_at - now) else out[1] = 0 end
   end

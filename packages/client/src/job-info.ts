@@ -37,7 +37,7 @@ export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promis
     .zscore(keys.delayed, id)
     .zscore(keys.dead, id)
     .zscore(keys.done, id)
-    .hget(keys.attempts, id)
+    .hget(keys.runs, id)
     .hgetBuffer(keys.errors, id)
     .hgetBuffer(keys.results, id)
     .exec();
@@ -57,7 +57,7 @@ export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promis
   else if (done != null) [state, since] = ['completed', done];
 
   const errors = safeErrors(v[6] as Buffer | null);
-  const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(v[5] ?? 0), attempts: 0, errors, createdAt: 0 };
+  const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(String(v[5] ?? '0').split(':')[0]), attempts: 0, errors, createdAt: 0 };
   if (since !== null) info.stateSince = since;
   const last = errors[errors.length - 1];
   if (last) info.lastError = last;

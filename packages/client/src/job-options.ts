@@ -16,8 +16,8 @@ import {
 /** Options of one job, given to `add()` (or as a queue's `defaultJobOptions`). */
 export interface JobOptions {
   /**
-   * Your own id for the job (1–256 characters, not all digits: digit-only ids
-   * are generated ones). Adding a job whose id exists already changes nothing
+   * Your own id for the job (1–256 characters without control characters,
+   * not all digits: digit-only ids are generated ones). Adding a job whose id exists already changes nothing
    * and resolves with that id, so adds with ids are idempotent.
    */
   jobId?: string;
@@ -69,8 +69,11 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
   checkKnownKeys('options', o, KNOWN);
   let id = '';
   if (o.jobId !== undefined) {
-    if (typeof o.jobId !== 'string' || o.jobId.length === 0 || o.jobId.length > 256 || /^\d+$/.test(o.jobId)) {
-      throw new InvalidOptionError('jobId', 'expected a string of 1-256 characters that is not all digits (digit-only ids are generated)');
+    if (typeof o.jobId !== 'string' || o.jobId.length === 0 || o.jobId.length > 256 || /^\d+$/.test(o.jobId) || /[\x00-\x1f]/.test(o.jobId)) {
+      throw new InvalidOptionError(
+        'jobId',
+        'expected a string of 1-256 characters, not all digits (digit-only ids are generated) and without control characters',
+      );
     }
     id = o.jobId;
   }

@@ -123,7 +123,7 @@ export class Queue<T = unknown> {
   /** Counts of jobs in every state, read atomically. */
   async counts(): Promise<QueueCounts> {
     const k = this.keys;
-    const res = await this.redis().multi().llen(k.ready).zcard(k.delayed).zcard(k.leased).zcard(k.dead).zcard(k.done).hexists(k.meta, 'paused').exec();
+    const res = await this.redis().multi().llen(k.ready).zcard(k.delayed).zcount(k.leased, '-inf', '(inf').zcard(k.dead).zcard(k.done).hexists(k.meta, 'paused').exec();
     const n = (res ?? []).map(([err, v]) => {
       if (err) throw err;
       return Number(v);

@@ -9,12 +9,11 @@ import { InvalidOptionError } from './errors.js';
  * The README's "Under the hood" table is generated from {@link KEY_LAYOUT}.
  */
 export const KEY_LAYOUT = [
-  { name: 'jobs', type: 'hash', holds: 'job id → job record (msgpack: payload, attempts, backoff, created-at, timeout)' },
+  { name: 'jobs', type: 'hash', holds: 'job id → job record (msgpack: payload, attempts, backoff, created-at, timeout); plus one sentinel field that keeps the hash out of listpack encoding' },
   { name: 'ready', type: 'list', holds: 'ids of jobs waiting to run, oldest first' },
   { name: 'delayed', type: 'zset', holds: 'ids of jobs waiting for a run-at time (delay or retry backoff), scored by run-at ms' },
-  { name: 'leased', type: 'zset', holds: 'ids of jobs a worker holds, scored by lease deadline ms' },
-  { name: 'lease', type: 'hash', holds: 'job id → fencing token of its current lease' },
-  { name: 'attempts', type: 'hash', holds: 'job id → attempts made (a lease counts as an attempt); absent until first lease' },
+  { name: 'leased', type: 'zset', holds: 'ids of jobs a worker holds, scored by lease deadline ms; plus a sentinel at +inf that keeps it a skiplist' },
+  { name: 'runs', type: 'hash', holds: 'job id → `<attempts>`, or `<attempts>:<fence>` while leased: that string is the lease\'s fencing token' },
   { name: 'errors', type: 'hash', holds: 'job id → error history (msgpack array, newest last, capped)' },
   { name: 'dead', type: 'zset', holds: 'the dead-letter queue: ids of jobs that ran out of attempts, scored by time of death ms' },
   { name: 'done', type: 'zset', holds: 'completed jobs kept by the retention policy, scored by completion ms' },

@@ -23,6 +23,8 @@ export interface Job<T = unknown> {
  * Runs one job. Resolve to complete it (the value is kept as its result when
  * the worker keeps completed jobs); throw or reject to fail this run.
  * `signal` aborts when the lease is lost, the run times out, or the worker
- * shuts down past its grace period.
+ * shuts down past its grace period. Declare the parameter to receive it: a
+ * handler whose declared arity is 1 (`async (job) => …`) gets a signal that
+ * never aborts, which saves an `AbortController` per job.
  */
 export type Handler<T = unknown, R = unknown> = (job: Job<T>, signal: AbortSignal) => Promise<R> | R;

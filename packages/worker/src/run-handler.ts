@@ -14,39 +14,61 @@ export function toError(thrown: unknown): Error {
 }
 
 /**
- * Runs a handler and settles when it resolves, throws, or times out
- * (`timeoutMs` > 0). On timeout the signal is aborted and the returned promise
- * rejects with {@link JobTimeoutError}; the handler is not waited for.
+ * Runs a handler and reports its outcome through `done` / `failed` (exactly
+ * one of them, once). A synchronous result or throw is reported without
+ * allocating a promise. With `timeoutMs` > 0 the run fails with
+ * {@link JobTimeoutError} when it takes longer (the signal, if any, is aborted;
+ * the handler is not waited for).
  */
 export function runHandler<T, R>(
   handler: Handler<T, R>,
   job: Job<T>,
-  controller: AbortController,
+  controller: AbortController | undefined,
   timeoutMs: number,
-): Promise<R> {
-  const run = new Promise<R>((resolve, reject) => {
-    try {
-      Promise.resolve(handler(job, controller.signal)).then(resolve, (e: unknown) => reject(toError(e)));
-    } catch (e) {
-      reject(toError(e));
-    }
-  });
-  if (timeoutMs <= 0) return run;
-  return new Promise<R>((resolve, reject) => {
-    const timer = setTimeout(() => {
+  done: (result: R) => void,
+  failed: (err: unknown) => void,
+): void {
+  let settled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const ok = (value: R): void => {
+    if (settled) return;
+    settled = true;
+    if (timer) clearTimeout(timer);
+    done(value);
+  };
+  const fail = (err: unknown): void => {
+    if (settled) return;
+    settled = true;
+    if (timer) clearTimeout(timer);
+    failed(toError(err));
+  };
+  let out: Promise<R> | R;
+  try {
+    out = handler(job, (controller?.signal ?? NO_SIGNAL));
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (!isThenable(out)) {
+    ok(out);
+    return;
+  }
+  if (timeoutMs > 0) {
+    timer = setTimeout(() => {
       const err = new JobTimeoutError(job.id, timeoutMs);
-      controller.abort(err);
-      reject(err);
+      controller?.abort(err);
+      fail(err);
     }, timeoutMs);
-    run.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
+  }
+  out.then(ok, fail);
+}
+
+/**
+ * The signal given to handlers that do not declare a second parameter: it
+ * never aborts, and costs nothing per job.
+ */
+const NO_SIGNAL: AbortSignal = new AbortController().signal;
+
+function isThenable<R>(value: Promise<R> | R): value is Promise<R> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

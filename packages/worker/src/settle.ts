@@ -9,7 +9,8 @@ export interface InFlight<T> {
   id: string;
   token: string;
   attempt: number;
-  controller: AbortController;
+  /** Aborts the handler's signal; absent when the handler does not take one. */
+  controller: AbortController | undefined;
   /** Set when the lease is gone (lost, or released at shutdown): the run's outcome is not reported. */
   released: boolean;
   record: JobRecord | undefined;
@@ -45,7 +46,7 @@ export class Settler<T, R> {
     if (entry.released) return;
     entry.released = true;
     const err = new LeaseLostError(entry.id, op);
-    entry.controller.abort(err);
+    entry.controller?.abort(err);
     this.w.emitError(err);
   }
 
@@ -55,7 +56,7 @@ export class Settler<T, R> {
     if (live.length === 0) return;
     for (const e of live) {
       e.released = true;
-      e.controller.abort(new Error('worker is shutting down; the job was released to another worker'));
+      e.controller?.abort(new Error('worker is shutting down; the job was released to another worker'));
     }
     const args: string[] = [String(live.length)];
     for (const e of live) args.push(e.id, e.token);

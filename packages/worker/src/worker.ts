@@ -37,6 +37,8 @@ export interface WorkerEvents<T, R> {
 }
 
 const MAX_ACKS_PER_CALL = 1000;
+/** Ack/lease calls a worker keeps in flight at once. */
+const MAX_CALLS = 2;
 
 /**
  * The consumer side of a queue: leases jobs in batches up to its free slots,
@@ -60,13 +62,18 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   /** @internal */ readonly conn: OwnedConnection;
   private readonly blocker: Redis;
   private readonly handler: Handler<T, R>;
+  private readonly wantsSignal: boolean;
   private readonly settler: Settler<T, R>;
   /** @internal in-flight runs by fencing token */
   readonly inflight = new Map<string, InFlight<T>>();
   private acks: { entry: InFlight<T>; job: Job<T>; result: R; encoded: Buffer | '' }[] = [];
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
-  private pumping = false;
-  private pumpAgain = false;
+  private calls = 0;
+  private reserved = 0;
+  private readonly batchMax: number;
+  private retryAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idleCalls: (() => void)[] = [];
   private pumpScheduled = false;
   private starved = false;
   private nextInMs = 0;
@@ -84,6 +91,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.name = name;
     if (typeof handler !== 'function') throw new TypeError('Worker needs a handler function (job, signal) => result');
     this.handler = handler;
+    this.wantsSignal = handler.length >= 2;
     this.conn = connect(this.opts.connection, { maxRetriesPerRequest: null });
     this.blocker = duplicate(this.conn.redis, { maxRetriesPerRequest: null });
     for (const r of [this.conn.redis, this.blocker]) r.on('error', (err: Error) => log.worker('%s: redis: %s', name, err.message));
@@ -91,6 +99,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.conn.redis.on('ready', () => this.wakeUp());
     this.scripts = new ScriptRunner(this.keys);
     this.settler = new Settler(this);
+    this.batchMax = Math.max(1, Math.ceil(this.opts.concurrency / MAX_CALLS));
     if (this.opts.autostart) this.run();
   }
 
@@ -131,7 +140,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.pumpScheduled = true;
     setImmediate(() => {
       this.pumpScheduled = false;
-      void this.pump();
+      this.pump();
     });
   }
 
@@ -158,39 +167,58 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return this.state === 'running' ? this.opts.concurrency - this.inflight.size : 0;
   }
 
-  /** The loop: ack what finished, lease what fits, until there is nothing to do. */
-  private async pump(): Promise<void> {
-    if (this.pumping) {
-      this.pumpAgain = true;
+  /**
+   * The loop: ack what finished and lease what fits. Up to {@link MAX_CALLS}
+   * calls are in flight at once, each leasing at most half the slots, so
+   * handlers run while the next batch travels.
+   */
+  private pump(): void {
+    if (Date.now() < this.retryAt) {
+      this.schedulePumpAt(this.retryAt);
       return;
     }
-    this.pumping = true;
-    try {
-      for (;;) {
-        this.pumpAgain = false;
-        const acks = this.acks.splice(0, MAX_ACKS_PER_CALL);
-        const want = acks.length > 0 || !this.starved ? this.free() : 0;
-        if (acks.length === 0 && want <= 0) break;
-        let lease: unknown[];
-        try {
-          lease = await this.call(acks, want);
+    while (this.calls < MAX_CALLS) {
+      const acks = this.acks.splice(0, MAX_ACKS_PER_CALL);
+      const room = this.free() - this.reserved;
+      const want = acks.length > 0 || !this.starved ? Math.min(room, this.batchMax) : 0;
+      if (acks.length === 0 && want <= 0) break;
+      this.calls++;
+      this.reserved += want;
+      this.call(acks, want).then(
+        (lease) => {
+          this.calls--;
+          this.reserved -= want;
           this.errorStreak = 0;
-        } catch (err) {
+          const got = this.startAll(lease);
+          if (want > 0) this.starved = got < want;
+          this.afterCall();
+        },
+        (err: unknown) => {
+          this.calls--;
+          this.reserved -= want;
           this.acks.unshift(...acks);
-          if (this.state === 'closed') break;
-          this.emitError(err as Error);
-          await sleep(Math.min(5000, 50 * 2 ** this.errorStreak++));
-          continue;
-        }
-        const got = this.startAll(lease);
-        if (want > 0) this.starved = got < want;
-      }
-    } finally {
-      this.pumping = false;
+          if (this.state !== 'closed') {
+            this.emitError(err as Error);
+            this.retryAt = Date.now() + Math.min(5000, 50 * 2 ** this.errorStreak++);
+          }
+          this.afterCall();
+        },
+      );
     }
-    if (this.pumpAgain || this.acks.length > 0) this.schedulePump();
-    else if (this.starved && this.free() > 0) void this.block();
-    if (this.inflight.size === 0) for (const w of this.waiters.splice(0)) w();
+  }
+
+  private afterCall(): void {
+    if (this.acks.length > 0 || (!this.starved && this.free() - this.reserved > 0)) this.schedulePump();
+    else if (this.starved && this.calls === 0 && this.free() > 0) void this.block();
+    if (this.calls === 0) for (const w of this.idleCalls.splice(0)) w();
+  }
+
+  private schedulePumpAt(at: number): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedulePump();
+    }, Math.max(0, at - Date.now()));
   }
 
   private async call(acks: typeof this.acks, want: number): Promise<unknown[]> {
@@ -226,7 +254,9 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   private start(id: string, token: string, attempt: number, raw: Buffer): void {
-    const entry: InFlight<T> = { id, token, attempt, controller: new AbortController(), released: false, record: undefined };
+    // A handler that does not declare the signal parameter cannot read it: skip the AbortController.
+    const controller = this.wantsSignal ? new AbortController() : undefined;
+    const entry: InFlight<T> = { id, token, attempt, controller, released: false, record: undefined };
     this.inflight.set(token, entry);
     let job: Job<T>;
     let record: JobRecord;
@@ -239,9 +269,13 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       return;
     }
     entry.record = record;
-    runHandler(this.handler, job, entry.controller, record.timeoutMs || this.opts.timeoutMs).then(
+    runHandler(
+      this.handler,
+      job,
+      controller,
+      record.timeoutMs || this.opts.timeoutMs,
       (result) => this.settler.succeed(entry, job, result),
-      (err: unknown) => this.settler.fail(entry, job, err, false),
+      (err) => void this.settler.fail(entry, job, err, false),
     );
   }
 
@@ -292,6 +326,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     await withTimeout(this.settler.releaseAll([...this.inflight.values()]), 5000);
     await withTimeout(this.drain(), 5000);
     clearInterval(this.heartbeat);
+    clearTimeout(this.retryTimer);
     this.state = 'closed';
     await withTimeout(release(this.conn), 2000);
     if (this.conn.owned) this.conn.redis.disconnect();
@@ -301,9 +336,10 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async drain(): Promise<void> {
     for (;;) {
       await this.settler.settled();
-      if (this.acks.length === 0 && !this.pumping) return;
-      if (!this.pumping) await this.pump();
-      else await sleep(5);
+      if (this.acks.length === 0 && this.calls === 0) return;
+      if (this.calls === 0) this.pump();
+      if (this.calls > 0) await new Promise<void>((r) => this.idleCalls.push(r));
+      else await sleep(Math.max(10, this.retryAt - Date.now())); // backing off after an error
     }
   }
 }

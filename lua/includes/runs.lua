@@ -1,0 +1,16 @@
+-- A job's run state lives in the `runs` hash: "<attempts>" between runs, and
+-- "<attempts>:<fence>" while leased. That whole string is the lease's fencing
+-- token: an ack, fail, extend or release must present it exactly.
+local function run_attempts(value)
+  if not value then return 0 end
+  return tonumber(string.match(value, '^(%d+)')) or 0
+end
+
+-- Redis keeps small hashes and sorted sets as listpacks, where every lookup
+-- scans the whole key: with a hundred jobs in flight, one ack batch would scan
+-- thousands of entries. One member longer than 64 bytes converts a key to a
+-- hash table or skiplist for good, so the hot keys each keep such a sentinel.
+-- It sorts at +inf in `leased` (never expires) and no job id can equal it.
+local SENTINEL = '\0kyoo:sentinel:keeps-this-key-a-hash-table-not-a-listpack:do-not-remove'
+local function keep_hashtable(hash_key) redis.call('HSETNX', hash_key, SENTINEL, '1') end
+local function keep_skiplist(zset_key) redis.call('ZADD', zset_key, 'NX', 'inf', SENTINEL) end
