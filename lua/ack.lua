@@ -11,7 +11,7 @@
 -- KEYS[8]  meta      hash
 -- KEYS[9]  wake      list
 -- KEYS[10] fence     string
--- KEYS[11] done      zset   completed jobs kept by retention
+-- KEYS[11] done      zset   completed jobs kept by retention, scored by completion ms (µs fraction)
 -- KEYS[12] results   hash   results of kept jobs
 --
 -- ARGV[1] n           int    jobs to lease after acking (0 = none)
@@ -35,7 +35,10 @@
 
 local keep_count, keep_age = tonumber(ARGV[5]), tonumber(ARGV[6])
 local m = tonumber(ARGV[7])
-local now = now_ms()
+-- kept jobs are scored to the microsecond (plus their place in the batch), so
+-- that retention trims them in completion order even within one millisecond
+local precise = now_ms(true)
+local now = math.floor(precise)
 local codes, ids = {}, {}
 for i = 0, m - 1 do ids[#ids + 1] = ARGV[8 + i * 3] end
 
@@ -48,7 +51,7 @@ if m > 0 then
       codes[#codes + 1] = CODE.OK
       acked[#acked + 1] = id
       if keep_count > 0 then
-        done[#done + 1] = now; done[#done + 1] = id
+        done[#done + 1] = precise + #done * 0.0005; done[#done + 1] = id
         kept_runs[#kept_runs + 1] = id; kept_runs[#kept_runs + 1] = run_attempts(token)
         if result ~= '' then results[#results + 1] = id; results[#results + 1] = result end
       end

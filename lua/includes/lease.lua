@@ -24,9 +24,9 @@ local function reclaim(now, rnd, max_errors)
     redis.call('HSET', K.runs, id, made)
     local raw = redis.call('HGET', K.jobs, id)
     if raw then
-      local ok, rec = pcall(cmsgpack.unpack, raw)
-      if not ok or type(rec) ~= 'table' then rec = {} end
-      local max = tonumber(rec[3]) or 1
+      -- an unreadable record cannot run anyway: it is dead-lettered now
+      local rec = record_header(raw) or {}
+      local max = tonumber(rec[2]) or 1
       push_error(K.errors, id, cmsgpack.pack({
         name = 'LeaseExpired', message = 'lease expired: the worker died, hung or lost its connection',
         attempt = made }), max_errors, now)

@@ -1,13 +1,25 @@
--- A job record is a msgpack array written by the client (codec.ts):
---   [1] version  [2] payload (bin)  [3] attempts  [4] backoff type (0 fixed, 1 exponential)
---   [5] backoff delay ms  [6] backoff max ms  [7] jitter (0..1)  [8] created-at ms  [9] timeout ms
--- Scripts decode it only on rare paths (an expired lease), never per job.
+-- A job record, as written by the client (codec.ts), is one byte giving the
+-- header's length, the header, then the payload's msgpack bytes. The header
+-- is a msgpack array of numbers:
+--   [1] version  [2] attempts  [3] backoff type (0 fixed, 1 exponential)
+--   [4] backoff delay ms  [5] backoff max ms  [6] jitter (0..1)  [7] created-at ms  [8] timeout ms
+-- Scripts decode the header only on rare paths (an expired lease), never per
+-- job, and never the payload (cmsgpack cannot read every msgpack type).
 
--- Retry delay for attempt number `made` (1-based) from the record's backoff.
+-- The decoded header, or nil when the record is not readable.
+local function record_header(raw)
+  local len = string.byte(raw, 1)
+  if not len or #raw <= len then return nil end
+  local ok, header = pcall(cmsgpack.unpack, string.sub(raw, 2, 1 + len))
+  if ok and type(header) == 'table' then return header end
+  return nil
+end
+
+-- Retry delay for attempt number `made` (1-based) from a record header's backoff.
 -- `rnd` is a caller-supplied number in [0, 1) for jitter.
 local function record_backoff(rec, made, rnd)
-  local kind, base = tonumber(rec[4]) or 0, tonumber(rec[5]) or 0
-  local cap, jitter = tonumber(rec[6]) or 0, tonumber(rec[7]) or 0
+  local kind, base = tonumber(rec[3]) or 0, tonumber(rec[4]) or 0
+  local cap, jitter = tonumber(rec[5]) or 0, tonumber(rec[6]) or 0
   local delay = base
   if kind == 1 then delay = base * (2 ^ (made - 1)) end
   if cap > 0 and delay > cap then delay = cap end

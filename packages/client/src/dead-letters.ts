@@ -1,4 +1,4 @@
-import { ResultCode, type QueueKeys, type ScriptRunner } from '@kyoo/core';
+import { ResultCode, checkInt, checkKnownKeys, checkObject, type QueueKeys, type ScriptRunner } from '@kyoo/core';
 import type { Redis } from 'ioredis';
 import { readJob, type JobInfo } from './job-info.js';
 
@@ -33,13 +33,15 @@ export class DeadLetters {
   }
 
   /**
-   * Lists dead jobs, oldest death first, a page at a time.
+   * Lists dead jobs, oldest death first, a page at a time (`limit` 1–1000, default 100).
    * @example
    * for (const job of await queue.dead.list({ limit: 20 })) console.log(job.id, job.lastError?.message)
    */
   async list(page: { offset?: number; limit?: number } = {}): Promise<JobInfo[]> {
-    const offset = Math.max(0, Math.floor(page.offset ?? 0));
-    const limit = Math.max(1, Math.min(PAGE, Math.floor(page.limit ?? 100)));
+    const p = checkObject<{ offset?: number; limit?: number }>('page', page);
+    checkKnownKeys('page', p, ['offset', 'limit']);
+    const offset = checkInt('page.offset', p.offset ?? 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = checkInt('page.limit', p.limit ?? 100, 1, PAGE);
     const ids = await this.redis().zrange(this.keys.dead, offset, offset + limit - 1);
     const jobs = await Promise.all(ids.map((id) => readJob(this.redis(), this.keys, id)));
     return jobs.filter((j): j is JobInfo => j !== null);

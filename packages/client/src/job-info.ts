@@ -58,7 +58,7 @@ export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promis
 
   const errors = safeErrors(v[6] as Buffer | null);
   const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(String(v[5] ?? '0').split(':')[0]), attempts: 0, errors, createdAt: 0 };
-  if (since !== null) info.stateSince = since;
+  if (since !== null) info.stateSince = Math.floor(since);
   const last = errors[errors.length - 1];
   if (last) info.lastError = last;
   try {

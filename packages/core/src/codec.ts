@@ -6,7 +6,7 @@ import { DecodeError } from './errors.js';
  * can read what the client writes: scripts decode a job record when a lease
  * expires, and error entries when they append to a job's history.
  */
-const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, mapsAsObjects: true });
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, mapsAsObjects: true, int64AsType: 'number' });
 
 /** Encodes any msgpack-able value. */
 export function encode(value: unknown): Buffer {
@@ -42,11 +42,15 @@ export interface JobRecord {
 
 const RECORD_VERSION = 1;
 
-/** Encodes a job record as the msgpack array documented in `lua/includes/record.lua`. */
+/**
+ * Encodes a job record as documented in `lua/includes/record.lua`: one byte
+ * giving the header's length, the header (a msgpack array of numbers), then
+ * the payload's msgpack bytes as they are. Scripts decode the header alone;
+ * Redis's `cmsgpack` never sees the payload, whatever types it holds.
+ */
 export function encodeRecord(r: JobRecord): Buffer {
-  return packr.pack([
+  const header = packr.pack([
     RECORD_VERSION,
-    r.payload,
     r.attempts,
     BACKOFF_TYPES[r.backoffType],
     r.backoffMs,
@@ -55,24 +59,30 @@ export function encodeRecord(r: JobRecord): Buffer {
     r.createdAt,
     r.timeoutMs,
   ]);
+  const out = Buffer.allocUnsafe(1 + header.length + r.payload.length);
+  out[0] = header.length;
+  header.copy(out, 1);
+  out.set(r.payload, 1 + header.length);
+  return out;
 }
 
 /** Decodes a job record; throws {@link DecodeError} when it is not one. */
 export function decodeRecord(bytes: Uint8Array): JobRecord {
-  const raw = decode(bytes, 'job record');
-  if (!Array.isArray(raw) || raw[0] !== RECORD_VERSION || !(raw[1] instanceof Uint8Array)) {
+  const len = bytes[0] ?? 0;
+  const raw = len > 0 && bytes.length > len ? decode(bytes.subarray(1, 1 + len), 'job record') : undefined;
+  if (!Array.isArray(raw) || raw[0] !== RECORD_VERSION) {
     throw new DecodeError('could not decode job record: not a kyoo v1 record');
   }
   const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   return {
-    payload: raw[1],
-    attempts: num(raw[2]) || 1,
-    backoffType: raw[3] === 1 ? 'exponential' : 'fixed',
-    backoffMs: num(raw[4]),
-    backoffMaxMs: num(raw[5]),
-    jitter: num(raw[6]),
-    createdAt: num(raw[7]),
-    timeoutMs: num(raw[8]),
+    payload: bytes.subarray(1 + len),
+    attempts: num(raw[1]) || 1,
+    backoffType: raw[2] === 1 ? 'exponential' : 'fixed',
+    backoffMs: num(raw[3]),
+    backoffMaxMs: num(raw[4]),
+    jitter: num(raw[5]),
+    createdAt: num(raw[6]),
+    timeoutMs: num(raw[7]),
   };
 }
 

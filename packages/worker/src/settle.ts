@@ -66,6 +66,16 @@ export class Settler<T, R> {
     });
   }
 
+  /** Keeps `close()` waiting for `p` (a release under way). */
+  track(p: Promise<unknown>): void {
+    const tracked: Promise<void> = p.then(
+      () => undefined,
+      (err: unknown) => this.w.emitError(toError(err)),
+    );
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
+  }
+
   /** Resolves when every failure under way has been recorded (or given up at close). */
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  InvalidOptionError,
   LeaseLostError,
   ResultCode,
   ScriptRunner,
@@ -73,6 +74,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly batchMax: number;
   private retryAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
   private idleCalls: (() => void)[] = [];
   private pumpScheduled = false;
   private starved = false;
@@ -89,7 +91,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.opts = resolveWorkerOptions(options);
     this.keys = queueKeys(this.opts.prefix, name);
     this.name = name;
-    if (typeof handler !== 'function') throw new TypeError('Worker needs a handler function (job, signal) => result');
+    if (typeof handler !== 'function') throw new InvalidOptionError('handler', 'expected a function (job, signal) => result');
     this.handler = handler;
     this.wantsSignal = handler.length >= 2;
     this.conn = connect(this.opts.connection, { maxRetriesPerRequest: null });
@@ -135,7 +137,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   /** @internal a slot freed or an ack is pending: run the pump soon, once for many events */
   schedulePump(): void {
-    if (this.inflight.size === 0) for (const w of this.waiters.splice(0)) w();
+    this.notifyIdle();
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => {
@@ -158,9 +160,10 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.schedulePump();
   }
 
+  /** Something may be ready: lease now (no extra tick, this is the pickup-latency path). */
   private wakeUp(): void {
     this.starved = false;
-    if (this.state === 'running') this.schedulePump();
+    if (this.state === 'running') this.pump();
   }
 
   private free(): number {
@@ -211,6 +214,12 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (this.acks.length > 0 || (!this.starved && this.free() - this.reserved > 0)) this.schedulePump();
     else if (this.starved && this.calls === 0 && this.free() > 0) void this.block();
     if (this.calls === 0) for (const w of this.idleCalls.splice(0)) w();
+    this.notifyIdle();
+  }
+
+  /** Resolves close()'s wait once nothing runs and no call is in flight. */
+  private notifyIdle(): void {
+    if (this.inflight.size === 0 && this.calls === 0) for (const w of this.waiters.splice(0)) w();
   }
 
   private schedulePumpAt(at: number): void {
@@ -242,15 +251,36 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   /** Starts every job of a lease reply; returns how many were leased. */
   private startAll(reply: unknown[]): number {
     this.nextInMs = Number(reply[0]);
+    this.armDueTimer();
     let n = 0;
+    const late: InFlight<T>[] = [];
     for (let i = 1; i + 3 < reply.length; i += 4) {
       const id = String(reply[i]);
       const token = String(reply[i + 1]);
       const attempt = Number(reply[i + 2]);
-      this.start(id, token, attempt, reply[i + 3] as Buffer);
+      if (this.state === 'running') this.start(id, token, attempt, reply[i + 3] as Buffer);
+      else late.push({ id, token, attempt, controller: undefined, released: false, record: undefined });
       n++;
     }
+    // a lease call that was in flight when close() began: hand those jobs straight back
+    if (late.length > 0) this.settler.track(this.settler.releaseAll(late));
     return n;
+  }
+
+  /**
+   * Redis checks blocking timeouts only a few times a second (its `hz`), so a
+   * BLPOP timeout alone would run delayed jobs up to 100 ms late. A local timer
+   * leases at the moment the next delayed job is due or the next lease expires.
+   */
+  private armDueTimer(): void {
+    clearTimeout(this.dueTimer);
+    this.dueTimer = undefined;
+    if (this.nextInMs <= 0 || this.nextInMs > this.opts.maxIdleMs || this.state !== 'running') return;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.wakeUp();
+    }, this.nextInMs);
+    this.dueTimer.unref();
   }
 
   private start(id: string, token: string, attempt: number, raw: Buffer): void {
@@ -283,9 +313,8 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async block(): Promise<void> {
     if (this.blocking || this.state !== 'running') return;
     this.blocking = true;
-    const ms = this.nextInMs > 0 ? Math.min(this.nextInMs, this.opts.maxIdleMs) : this.opts.maxIdleMs;
     try {
-      await this.blocker.blpop(this.keys.wake, Math.max(ms, 1) / 1000);
+      await this.blocker.blpop(this.keys.wake, this.opts.maxIdleMs / 1000);
     } catch (err) {
       if (this.state === 'running') {
         this.emitError(err as Error);
@@ -320,15 +349,17 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (this.state === 'new') this.state = 'closing';
     if (this.state === 'running') this.state = 'closing';
     this.blocker.disconnect();
-    if (this.inflight.size > 0 && graceMs > 0) {
-      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(graceMs)]);
-    }
-    await withTimeout(this.settler.releaseAll([...this.inflight.values()]), 5000);
-    await withTimeout(this.drain(), 5000);
+    clearTimeout(this.dueTimer);
+    // let running jobs finish (jobs that calls in flight still bring are released as they land)
+    if (this.inflight.size > 0) await withTimeout(new Promise<void>((r) => this.waiters.push(r)), graceMs);
+    // with Redis unreachable nothing can be sent: leases left behind expire and are reclaimed
+    const budget = this.conn.redis.status === 'ready' ? 5000 : 1000;
+    await withTimeout(this.settler.releaseAll([...this.inflight.values()]), budget);
+    await withTimeout(this.drain(), budget);
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
     this.state = 'closed';
-    await withTimeout(release(this.conn), 2000);
+    if (this.conn.redis.status === 'ready') await withTimeout(release(this.conn), 2000);
     if (this.conn.owned) this.conn.redis.disconnect();
   }
 

@@ -1,0 +1,156 @@
+// Helpers for the behaviour suites (test/behaviour): a per-test scope that owns a queue name,
+// an admin connection and everything opened in the test, plus direct access to the Lua scripts.
+import { SCRIPTS, ScriptRunner, encode, encodeRecord, queueKeys, type JobRecord, type QueueKeys, type ScriptName } from '@kyoo/core';
+import { Redis } from 'ioredis';
+import { cleanupPrefix, redisUrl, uniqueQueueName } from './redis.js';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A promise with its resolve function outside. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (err: unknown) => void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Polls `cond` every 5 ms until it is true; throws after `timeoutMs` naming `what`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** One leased job, as the lease script returns it. */
+export interface LeasedJob {
+  id: string;
+  token: string;
+  attempt: number;
+  record: Buffer;
+}
+
+/** Decodes a lease reply {next_in_ms, id, token, attempt, record, ...}. */
+export function parseLease(reply: unknown): { nextInMs: number; jobs: LeasedJob[] } {
+  const r = reply as unknown[];
+  const jobs: LeasedJob[] = [];
+  for (let i = 1; i + 3 < r.length; i += 4) {
+    jobs.push({ id: String(r[i]), token: String(r[i + 1]), attempt: Number(r[i + 2]), record: r[i + 3] as Buffer });
+  }
+  return { nextInMs: Number(r[0]), jobs };
+}
+
+/** A job record like the client writes, for enqueueing through the script directly. */
+export function record(data: unknown, over: Partial<JobRecord> = {}): Buffer {
+  return encodeRecord({
+    payload: encode(data),
+    attempts: 3,
+    backoffType: 'fixed',
+    backoffMs: 0,
+    backoffMaxMs: 0,
+    jitter: 0,
+    createdAt: Date.now(),
+    timeoutMs: 0,
+    ...over,
+  });
+}
+
+interface Closable {
+  close(): Promise<unknown>;
+}
+
+/**
+ * Everything one test owns: a unique queue name, an admin connection, the script runner for
+ * the queue, and the queues/workers/connections it opened (closed, then the queue's keys
+ * removed with SCAN + UNLINK, by dispose()).
+ */
+export class Scope {
+  readonly name: string;
+  readonly url = redisUrl();
+  readonly prefix = 'kyoo';
+  readonly keys: QueueKeys;
+  readonly admin: Redis;
+  readonly scripts: ScriptRunner;
+  private readonly closers: (() => Promise<unknown>)[] = [];
+
+  constructor(label: string) {
+    this.name = uniqueQueueName(label);
+    this.keys = queueKeys(this.prefix, this.name);
+    this.admin = new Redis(this.url);
+    this.scripts = new ScriptRunner(this.keys);
+  }
+
+  /** Registers a queue (or anything with close()) to close at the end of the test. */
+  track<T extends Closable>(thing: T): T {
+    this.closers.push(() => thing.close());
+    return thing;
+  }
+
+  /** Registers a worker to close at the end of the test, without a grace period. */
+  trackWorker<T extends { close(graceMs?: number): Promise<unknown> }>(worker: T): T {
+    this.closers.push(() => worker.close(0));
+    return worker;
+  }
+
+  /** Registers a cleanup function. */
+  defer(fn: () => Promise<unknown> | unknown): void {
+    this.closers.push(async () => fn());
+  }
+
+  /** Runs one of kyoo's scripts for this queue on the admin connection. */
+  run(name: ScriptName, args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    return this.scripts.run(this.admin, name, args);
+  }
+
+  /** `lease` with n jobs for leaseMs. */
+  async lease(n: number, leaseMs: number, maxErrors = 10): Promise<{ nextInMs: number; jobs: LeasedJob[] }> {
+    return parseLease(await this.run('lease', [n, leaseMs, 0, maxErrors]));
+  }
+
+  /** Key names a script takes, resolved for this queue (for MULTI blocks that call EVALSHA). */
+  scriptKeys(name: ScriptName): string[] {
+    return SCRIPTS[name].keys.map((k) => this.keys[k]);
+  }
+
+  /** Every key of the queue that exists in Redis (SCAN, never KEYS). */
+  async existingKeys(): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.admin.scan(cursor, 'MATCH', `${this.prefix}:{${this.name}}:*`, 'COUNT', 1000);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return found.sort();
+  }
+
+  async dispose(): Promise<void> {
+    for (const close of this.closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // already closed, or Redis gone: nothing left to do
+      }
+    }
+    await cleanupPrefix(this.admin, `${this.prefix}:{${this.name}}:`);
+    await this.admin.quit();
+  }
+}
+
+/** Median of a list of numbers. */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
