@@ -23,8 +23,9 @@
 -- ARGV[7] count       int    number of acks m
 -- then m triples: id, token, result (msgpack bytes, '' for none)
 --
--- Returns {{code1, ..., codem}, lease_reply}: OK or LEASE_LOST per ack, and
--- the lease reply of lease.lua (next_in_ms first).
+-- Returns {{code1, ..., codem}, lease_reply}: per ack OK, LEASE_LOST (another
+-- lease holds the job), or DONE_ALREADY (completed or removed already: a
+-- repeated ack); then the lease reply of lease.lua (next_in_ms first).
 --!include codes
 --!include now
 --!include wake
@@ -55,6 +56,9 @@ if m > 0 then
         kept_runs[#kept_runs + 1] = id; kept_runs[#kept_runs + 1] = run_attempts(token)
         if result ~= '' then results[#results + 1] = id; results[#results + 1] = result end
       end
+    elseif redis.call('HEXISTS', K.jobs, id) == 0 or redis.call('ZSCORE', K.done, id) then
+      -- an ack applied before (resent after a reconnect), or the job was removed
+      codes[#codes + 1] = CODE.DONE_ALREADY
     else
       codes[#codes + 1] = CODE.LEASE_LOST
     end

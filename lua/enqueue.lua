@@ -4,42 +4,51 @@
 -- KEYS[1] jobs     hash    job id -> record
 -- KEYS[2] ready    list    jobs due now are appended here
 -- KEYS[3] delayed  zset    jobs with a delay, scored by run-at ms
--- KEYS[4] ids      string  counter for generated ids
+-- KEYS[4] ids      string  counter for generated ids (clients reserve blocks of it)
 -- KEYS[5] wake     list    wake token for idle workers
 --
 -- ARGV[1] count    int     number of jobs n
--- ARGV[2] auto     int     how many of them need a generated id
--- then n triples:
---   id       string  the job id, or '' to generate one
+-- then n quadruples:
+--   id       string  the job id
+--   gen      int     1 = an id the client took from a block it reserved on `ids`
+--                    (see IdBlocks), 0 = the caller's own id
 --   delay    int     ms from now until the job may run (0 = now)
 --   record   bytes   the job record (see includes/record.lua)
 --
--- Returns a flat array {id1, code1, id2, code2, ...} in input order, where
--- code is OK, or DUPLICATE when a job with that id existed (it is left alone:
--- custom ids make adds idempotent).
+-- Returns a flat array {id1, code1, id2, code2, ...} in input order. A
+-- caller's own id that exists already gives DUPLICATE and changes nothing
+-- (adds with ids are idempotent). A generated id that exists with the same
+-- record is this very add sent twice (a client resends a command whose reply
+-- was lost in a reconnect): OK, nothing changes. A generated id that exists
+-- with another record (the counter went back, e.g. Redis lost its last
+-- writes) gets a fresh id from `ids`: OK, under the new id.
 --!include codes
 --!include now
 --!include wake
 --!include runs
 
 local n = tonumber(ARGV[1])
-local auto = tonumber(ARGV[2])
-local next_id = 0
-if auto > 0 then next_id = redis.call('INCRBY', K.ids, auto) - auto end
+local ids = {}
+for i = 0, n - 1 do ids[#ids + 1] = ARGV[2 + i * 4] end
+local existing = redis.call('HMGET', K.jobs, unpack(ids))
 
 local now = nil
 local out, jobs, ready, delayed, seen = {}, {}, {}, {}, {}
 for i = 0, n - 1 do
-  local id, delay, rec = ARGV[3 + i * 3], tonumber(ARGV[4 + i * 3]), ARGV[5 + i * 3]
-  local code = CODE.OK
-  if id == '' then
-    next_id = next_id + 1
-    id = string.format('%d', next_id)
-  elseif seen[id] or redis.call('HEXISTS', K.jobs, id) == 1 then
-    code = CODE.DUPLICATE
+  local id, gen, delay, rec = ARGV[2 + i * 4], ARGV[3 + i * 4], tonumber(ARGV[4 + i * 4]), ARGV[5 + i * 4]
+  local code, add = CODE.OK, true
+  local old = existing[i + 1] or seen[id]
+  if old then
+    add = false
+    if gen == '0' then
+      code = CODE.DUPLICATE
+    elseif old ~= rec then
+      id = string.format('%d', redis.call('INCR', K.ids))
+      add = true
+    end
   end
-  if code == CODE.OK then
-    seen[id] = true
+  if add then
+    seen[id] = rec
     jobs[#jobs + 1] = id; jobs[#jobs + 1] = rec
     if delay > 0 then
       now = now or now_ms()

@@ -65,8 +65,9 @@ describe('every result code, provoked through the scripts', () => {
     return reply;
   }
 
-  async function enqueue(id: string, data: unknown): Promise<[string, number][]> {
-    const reply = (await run('enqueue', [1, id === '' ? 1 : 0, id, 0, record(data)])) as unknown[];
+  /** Enqueues one job: with the caller's id, or with a generated id (gen = 1) when `id` is all digits. */
+  async function enqueue(id: string, data: unknown, rec: Buffer = record(data)): Promise<[string, number][]> {
+    const reply = (await run('enqueue', [1, id, /^\d+$/.test(id) ? 1 : 0, 0, rec])) as unknown[];
     const out: [string, number][] = [];
     for (let i = 0; i < reply.length; i += 2) out.push([String(reply[i]), Number(reply[i + 1])]);
     return out;
@@ -83,7 +84,7 @@ describe('every result code, provoked through the scripts', () => {
     run('fail', [id, token, dead, 0, Buffer.from([0x80]) /* msgpack {} */, 10]) as Promise<number>;
 
   it('OK from every script on the happy path', async () => {
-    expect(await enqueue('', { n: 1 })).toEqual([['1', ResultCode.OK]]);
+    expect(await enqueue('1', { n: 1 })).toEqual([['1', ResultCode.OK]]);
     let job = await leaseOne();
     expect(await run('extend', [30_000, 1, job.id, job.token])).toEqual([ResultCode.OK]);
     expect(await run('release', [1, job.id, job.token])).toEqual([ResultCode.OK]);
@@ -119,11 +120,11 @@ describe('every result code, provoked through the scripts', () => {
     expect((await ack(job.id, job.token))[0]).toEqual([ResultCode.OK]);
   });
 
-  it('LEASE_LOST for the holder of a job that was removed, and for a job that was never leased', async () => {
+  it('LEASE_LOST for the holder of a job that was removed (an ack finds it DONE_ALREADY), and for a job that was never leased', async () => {
     await enqueue('j', {});
     const job = await leaseOne();
     expect(await run('remove', [job.id])).toBe(ResultCode.OK);
-    expect((await ack(job.id, job.token))[0]).toEqual([ResultCode.LEASE_LOST]);
+    expect((await ack(job.id, job.token))[0]).toEqual([ResultCode.DONE_ALREADY]);
     expect(await fail(job.id, job.token, 0)).toBe(ResultCode.LEASE_LOST);
     expect(await run('extend', [30_000, 1, job.id, job.token])).toEqual([ResultCode.LEASE_LOST]);
     expect(await run('release', [1, job.id, job.token])).toEqual([ResultCode.LEASE_LOST]);
@@ -155,7 +156,7 @@ describe('every result code, provoked through the scripts', () => {
     expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['order-1']);
 
     // twice in one call: the first wins
-    const reply = (await run('enqueue', [2, 0, 'order-2', 0, record({ v: 1 }), 'order-2', 0, record({ v: 2 })])) as unknown[];
+    const reply = (await run('enqueue', [2, 'order-2', 0, 0, record({ v: 1 }), 'order-2', 0, 0, record({ v: 2 })])) as unknown[];
     expect(reply.map((v) => (typeof v === 'number' ? v : String(v)))).toEqual(['order-2', ResultCode.OK, 'order-2', ResultCode.DUPLICATE]);
     expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['order-1', 'order-2']);
 
@@ -172,7 +173,7 @@ describe('every result code, provoked through the scripts', () => {
     await enqueue('leased', {});
     const job = await leaseOne();
     await enqueue('ready', {});
-    await run('enqueue', [1, 0, 'delayed', 60_000, record({})]);
+    await run('enqueue', [1, 'delayed', 0, 60_000, record({})]);
     for (const id of ['ready', 'delayed', job.id]) {
       expect(await run('replay', [id])).toEqual([ResultCode.NOT_DEAD]);
       expect(await run('purge', [id])).toEqual([ResultCode.NOT_DEAD]);
@@ -183,6 +184,29 @@ describe('every result code, provoked through the scripts', () => {
     expect((await ack(job.id, job.token))[0]).toEqual([ResultCode.OK]);
     // one call, three outcomes
     expect(await run('purge', ['ready', 'nope'])).toEqual([ResultCode.NOT_DEAD, ResultCode.NOT_FOUND]);
+  });
+
+  it('generated ids: the same add sent twice is one job (OK both times); another record under a taken id gets a fresh id', async () => {
+    const rec = record({ v: 1 });
+    expect(await enqueue('7', {}, rec)).toEqual([['7', ResultCode.OK]]);
+    // a resend after a reconnect carries the same id and the same record bytes: nothing changes
+    expect(await enqueue('7', {}, rec)).toEqual([['7', ResultCode.OK]]);
+    expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['7']);
+    // a different job under a generated id that is taken (the counter went back): a fresh id from the counter
+    await s.admin.set(s.keys.ids, '100');
+    expect(await enqueue('7', {}, record({ v: 2 }))).toEqual([['101', ResultCode.OK]]);
+    expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['7', '101']);
+  });
+
+  it('DONE_ALREADY from an ack repeated after it was applied, or after the job was removed', async () => {
+    await enqueue('a', {});
+    await enqueue('b', {});
+    const a = await leaseOne();
+    const b = await leaseOne();
+    expect((await ack(a.id, a.token))[0]).toEqual([ResultCode.OK]);
+    expect((await ack(a.id, a.token))[0]).toEqual([ResultCode.DONE_ALREADY]);
+    expect(await run('remove', [b.id])).toBe(ResultCode.OK);
+    expect((await ack(b.id, b.token))[0]).toEqual([ResultCode.DONE_ALREADY]);
   });
 
   // runs last (tests in a file run in order): every code of the table came back from a script

@@ -1,4 +1,6 @@
 import { ResultCode, ScriptRunner, log, type OwnedConnection } from '@kyoo/core';
+import { checkServerSupports, confirm, type ResolvedDurability } from './durability.js';
+import { IdBlocks } from './id-blocks.js';
 import type { PreparedJob } from './job-options.js';
 
 /** Jobs per enqueue call: bounded so one call never holds Redis for long. */
@@ -18,11 +20,17 @@ interface Pending {
 export class AddBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
+  private supported: Promise<void> | undefined;
+  private readonly ids: IdBlocks;
 
   constructor(
     private readonly conn: OwnedConnection,
     private readonly scripts: ScriptRunner,
-  ) {}
+    private readonly durability: ResolvedDurability | null,
+    idsKey: string,
+  ) {
+    this.ids = new IdBlocks(conn, idsKey);
+  }
 
   /** Queues one prepared job for the next flush. */
   add(job: PreparedJob): Promise<string> {
@@ -58,13 +66,18 @@ export class AddBatcher {
   }
 
   private async call(jobs: readonly PreparedJob[]): Promise<string[]> {
-    const args: (string | number | Buffer)[] = [jobs.length, 0];
-    let auto = 0;
-    for (const j of jobs) {
-      if (j.id === '') auto++;
-      args.push(j.id, j.delayMs, j.record);
+    const durability = this.durability;
+    if (durability) {
+      this.supported ??= checkServerSupports(this.conn.redis, durability);
+      await this.supported;
     }
-    args[1] = auto;
+    const fresh = await this.ids.take(jobs.reduce((n, j) => n + (j.id === '' ? 1 : 0), 0));
+    const args: (string | number | Buffer)[] = [jobs.length];
+    let k = 0;
+    for (const j of jobs) {
+      if (j.id === '') args.push(fresh[k++]!, 1, j.delayMs, j.record);
+      else args.push(j.id, 0, j.delayMs, j.record);
+    }
     const reply = (await this.scripts.run(this.conn.redis, 'enqueue', args)) as (Buffer | number)[];
     const ids: string[] = [];
     for (let i = 0; i < reply.length; i += 2) {
@@ -72,6 +85,8 @@ export class AddBatcher {
       if (reply[i + 1] === ResultCode.DUPLICATE) log.client('job %s exists already; left as it was', id);
       ids.push(id);
     }
+    // WAIT / WAITAOF follow the write on the same connection, so they cover it
+    if (durability) await confirm(this.conn.redis, durability, ids);
     return ids;
   }
 }

@@ -3,6 +3,8 @@ export type { QueueOptions, QueueCounts, BulkJob } from './queue.js';
 export type { JobOptions } from './job-options.js';
 export type { JobInfo, JobState } from './job-info.js';
 export { DeadLetters } from './dead-letters.js';
+export { DurabilityError } from './durability.js';
+export type { DurabilityOptions } from './durability.js';
 export type { DeadLetterResult } from './dead-letters.js';
 export {
   KyooError,

@@ -18,6 +18,7 @@ import {
 } from '@kyoo/core';
 import type { Redis } from 'ioredis';
 import { AddBatcher } from './add-batcher.js';
+import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
 import { prepareJob, resolveDefaults, type JobOptions, type ResolvedDefaults } from './job-options.js';
@@ -32,6 +33,12 @@ export interface QueueOptions {
   defaultJobOptions?: Pick<JobOptions, 'attempts' | 'backoff' | 'timeoutMs'>;
   /** Largest encoded payload accepted by `add()`. @defaultValue `524288` (512 KiB) */
   maxPayloadBytes?: number;
+  /**
+   * Resolve `add()` only once the write is on replicas (`WAIT`) or fsynced
+   * (`WAITAOF`). Off by default. A write that is not confirmed in time
+   * rejects with {@link DurabilityError} (the job was added).
+   */
+  durability?: DurabilityOptions;
 }
 
 /** How many jobs are in each state. */
@@ -78,15 +85,16 @@ export class Queue<T = unknown> {
 
   constructor(name: string, options: QueueOptions = {}) {
     const o = checkObject<QueueOptions>('options', options);
-    checkKnownKeys('options', o, ['connection', 'prefix', 'defaultJobOptions', 'maxPayloadBytes']);
+    checkKnownKeys('options', o, ['connection', 'prefix', 'defaultJobOptions', 'maxPayloadBytes', 'durability']);
     this.keys = queueKeys(o.prefix ?? DEFAULT_PREFIX, name);
     this.name = name;
     this.defaults = resolveDefaults(o.defaultJobOptions);
     this.maxPayloadBytes = checkInt('maxPayloadBytes', o.maxPayloadBytes ?? JOB_DEFAULTS.maxPayloadBytes, 1, 512 * 1024 * 1024);
+    const durability = resolveDurability(o.durability);
     this.conn = connect(o.connection);
     this.conn.redis.on('error', (err: Error) => log.client('%s: redis error: %s', name, err.message));
     this.scripts = new ScriptRunner(this.keys);
-    this.batcher = new AddBatcher(this.conn, this.scripts);
+    this.batcher = new AddBatcher(this.conn, this.scripts, durability, this.keys.ids);
     this.dead = new DeadLetters(() => this.redis(), this.keys, this.scripts);
   }
 

@@ -8,7 +8,8 @@ export type KyooErrorCode =
   | 'DECODE_FAILED'
   | 'JOB_TIMEOUT'
   | 'HANDLER_FAILED'
-  | 'SCRIPT_FAILED';
+  | 'SCRIPT_FAILED'
+  | 'NOT_DURABLE';
 
 /** Base class of every error kyoo throws or emits. */
 export class KyooError extends Error {

@@ -176,6 +176,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
    * handlers run while the next batch travels.
    */
   private pump(): void {
+    if (this.state === 'closed') return;
     if (Date.now() < this.retryAt) {
       this.schedulePumpAt(this.retryAt);
       return;
@@ -241,7 +242,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const listening = this.listenerCount('completed') > 0;
     codes.forEach((code, i) => {
       const a = acks[i]!;
-      if (code === ResultCode.OK) {
+      if (code === ResultCode.OK || code === ResultCode.DONE_ALREADY) {
         if (listening) this.emit('completed', a.job, a.result);
       } else this.emitError(new LeaseLostError(a.entry.id, 'ack'));
     });
@@ -336,7 +337,9 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       for (const e of entries) args.push(e.id, e.token);
       const codes = (await this.scripts.run(this.conn.redis, 'extend', args)) as number[];
       codes.forEach((code, i) => {
-        if (code !== ResultCode.OK) this.settler.lose(entries[i]!, 'extend');
+        const entry = entries[i]!;
+        // a run that finished while the heartbeat travelled is no longer leased: not a loss
+        if (code !== ResultCode.OK && this.inflight.get(entry.token) === entry) this.settler.lose(entry, 'extend');
       });
     } catch (err) {
       this.emitError(err as Error);
@@ -367,7 +370,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async drain(): Promise<void> {
     for (;;) {
       await this.settler.settled();
-      if (this.acks.length === 0 && this.calls === 0) return;
+      if (this.state === 'closed' || (this.acks.length === 0 && this.calls === 0)) return;
       if (this.calls === 0) this.pump();
       if (this.calls > 0) await new Promise<void>((r) => this.idleCalls.push(r));
       else await sleep(Math.max(10, this.retryAt - Date.now())); // backing off after an error
