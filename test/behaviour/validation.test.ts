@@ -231,7 +231,7 @@ describe('addBulk', () => {
 
   it('rejects the whole call when one job has a bad option', async () => {
     const q = s.track(new Queue(s.name, { connection: s.url }));
-    await expectInvalid(() => q.addBulk([good(1), good(2), { data: { n: 3 }, opts: { attempts: 0 } }, good(4)]), 'attempts');
+    await expectInvalid(() => q.addBulk([good(1), good(2), { data: { n: 3 }, opts: { attempts: 0 } }, good(4)]), 'jobs[2].attempts');
   });
 
   it('rejects the whole call when one payload is too large', async () => {
@@ -244,7 +244,7 @@ describe('addBulk', () => {
     const q = s.track(new Queue(s.name, { connection: s.url }));
     const jobs: { data: unknown; opts?: JobOptions }[] = Array.from({ length: 1500 }, (_, n) => good(n));
     jobs[1200] = { data: { n: 1200 }, opts: { jobId: '1200' } };
-    await expectInvalid(() => q.addBulk(jobs), 'jobId');
+    await expectInvalid(() => q.addBulk(jobs), 'jobs[1200].jobId');
   });
 
   it('rejects a non-array and an entry that is not a job', async () => {

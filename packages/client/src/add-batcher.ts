@@ -43,12 +43,17 @@ export class AddBatcher {
     });
   }
 
-  /** Sends jobs now, in calls of at most {@link MAX_BATCH}; resolves with ids in order. */
+  /**
+   * Sends jobs now, in calls of at most {@link MAX_BATCH}; resolves with ids
+   * in order. With durability, every call is written first and one WAIT then
+   * covers them all, so an unconfirmed write never stops the rest being sent.
+   */
   async send(jobs: readonly PreparedJob[]): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < jobs.length; i += MAX_BATCH) {
-      ids.push(...(await this.call(jobs.slice(i, i + MAX_BATCH))));
+      ids.push(...(await this.call(jobs.slice(i, i + MAX_BATCH), false)));
     }
+    if (this.durability) await confirm(this.conn.redis, this.durability, ids);
     return ids;
   }
 
@@ -65,10 +70,14 @@ export class AddBatcher {
     }
   }
 
-  private async call(jobs: readonly PreparedJob[]): Promise<string[]> {
+  private async call(jobs: readonly PreparedJob[], confirmNow = true): Promise<string[]> {
     const durability = this.durability;
     if (durability) {
-      this.supported ??= checkServerSupports(this.conn.redis, durability);
+      // checked once; a failed check (say, a connection error) is tried again next time
+      this.supported ??= checkServerSupports(this.conn.redis, durability).catch((err: unknown) => {
+        this.supported = undefined;
+        throw err;
+      });
       await this.supported;
     }
     const fresh = await this.ids.take(jobs.reduce((n, j) => n + (j.id === '' ? 1 : 0), 0));
@@ -86,7 +95,7 @@ export class AddBatcher {
       ids.push(id);
     }
     // WAIT / WAITAOF follow the write on the same connection, so they cover it
-    if (durability) await confirm(this.conn.redis, durability, ids);
+    if (durability && confirmNow) await confirm(this.conn.redis, durability, ids);
     return ids;
   }
 }

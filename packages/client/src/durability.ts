@@ -65,6 +65,9 @@ export async function checkServerSupports(redis: Redis, d: ResolvedDurability): 
       `needs WAITAOF (Redis 7.2 or newer); this server is ${version ? `${major}.${minor}` : 'of unknown version'}. Use durability.replicas, or upgrade Redis`,
     );
   }
+  if (!/aof_enabled:1/.test(await redis.info('persistence'))) {
+    throw new InvalidOptionError('durability.fsync', 'needs the append-only file on the server (appendonly yes)');
+  }
 }
 
 /** Waits for the confirmations after a write on `redis`; throws {@link DurabilityError} when they do not come. */

@@ -35,6 +35,17 @@ export interface JobOptions {
 
 const KNOWN = ['jobId', 'delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs'] as const;
 
+/** "__proto__" as a msgpack fixstr. */
+const PROTO_KEY = Buffer.from([0xa9, ...Buffer.from('__proto__')]);
+
+function hasProtoKey(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null || depth > 200) return false;
+  if (Array.isArray(value)) return value.some((v) => hasProtoKey(v, depth + 1));
+  if (value instanceof Map) return [...value.entries()].some(([k, v]) => k === '__proto__' || hasProtoKey(v, depth + 1));
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+  return Object.values(value).some((v) => hasProtoKey(v, depth + 1));
+}
+
 /** Job defaults after validation (a queue's `defaultJobOptions` over the library defaults). */
 export interface ResolvedDefaults {
   attempts: number;
@@ -100,6 +111,11 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
     throw new InvalidOptionError('data', `the payload cannot be encoded as msgpack: ${(cause as Error).message}`);
   }
   if (payload.length > maxPayloadBytes) throw new PayloadTooLargeError(payload.length, maxPayloadBytes);
+  // msgpack decoders rename a "__proto__" key (prototype-pollution guard): refuse it rather than change the data.
+  // The byte search is cheap; the walk only runs when those bytes appear.
+  if (payload.includes(PROTO_KEY) && hasProtoKey(data, 0)) {
+    throw new InvalidOptionError('data', 'a key named "__proto__" would not survive decoding; rename it');
+  }
 
   const record = encodeRecord({
     payload,

@@ -21,7 +21,7 @@ import { AddBatcher } from './add-batcher.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
-import { prepareJob, resolveDefaults, type JobOptions, type ResolvedDefaults } from './job-options.js';
+import { prepareJob, resolveDefaults, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
 
 /** Options of a {@link Queue}. */
 export interface QueueOptions {
@@ -116,10 +116,19 @@ export class Queue<T = unknown> {
   async addBulk(jobs: readonly BulkJob<T>[]): Promise<string[]> {
     this.redis();
     if (!Array.isArray(jobs)) throw new InvalidOptionError('jobs', 'expected an array of { data, opts }');
-    const prepared = jobs.map((j, i) => {
-      if (typeof j !== 'object' || j === null) throw new InvalidOptionError(`jobs[${i}]`, 'expected { data, opts }');
-      return prepareJob(j.data, j.opts, this.defaults, this.maxPayloadBytes);
-    });
+    const prepared: PreparedJob[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const j: unknown = jobs[i]; // a plain loop, so that holes in a sparse array are seen
+      if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new InvalidOptionError(`jobs[${i}]`, 'expected { data, opts }');
+      checkKnownKeys(`jobs[${i}]`, j, ['data', 'opts']);
+      const { data, opts } = j as BulkJob<T>;
+      try {
+        prepared.push(prepareJob(data, opts, this.defaults, this.maxPayloadBytes));
+      } catch (err) {
+        if (err instanceof InvalidOptionError) throw new InvalidOptionError(`jobs[${i}].${err.option}`, err.message.replace(/^invalid [^:]*: /, ''));
+        throw err;
+      }
+    }
     return this.batcher.send(prepared);
   }
 

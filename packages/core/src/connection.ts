@@ -22,8 +22,14 @@ export function connect(option: ConnectionOption | undefined, overrides: RedisOp
   if (option instanceof Redis) return { redis: option, owned: false };
   if (option === undefined) return { redis: new Redis({ ...overrides }), owned: true };
   if (typeof option === 'string') {
-    if (!/^rediss?:\/\//.test(option)) {
-      throw new InvalidOptionError('connection', `expected a redis:// or rediss:// URL, got ${JSON.stringify(option.slice(0, 60))}`);
+    let valid = /^rediss?:\/\//.test(option);
+    try {
+      new URL(option);
+    } catch {
+      valid = false;
+    }
+    if (!valid) {
+      throw new InvalidOptionError('connection', `expected a valid redis:// or rediss:// URL, got ${JSON.stringify(option.slice(0, 60))}`);
     }
     return { redis: new Redis(option, { ...overrides }), owned: true };
   }

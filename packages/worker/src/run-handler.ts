@@ -8,7 +8,11 @@ export function toError(thrown: unknown): Error {
   try {
     text = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
   } catch {
-    text = String(thrown);
+    try {
+      text = String(thrown);
+    } catch {
+      text = Object.prototype.toString.call(thrown); // no toString at all, e.g. Object.create(null)
+    }
   }
   return new HandlerError(`handler threw a non-Error value: ${text.slice(0, 500)}`, { cause: thrown });
 }
