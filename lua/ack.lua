@@ -23,9 +23,10 @@
 -- ARGV[7] count       int    number of acks m
 -- then m triples: id, token, result (msgpack bytes, '' for none)
 --
--- Returns {{code1, ..., codem}, lease_reply}: per ack OK, LEASE_LOST (another
--- lease holds the job), or DONE_ALREADY (completed or removed already: a
--- repeated ack); then the lease reply of lease.lua (next_in_ms first).
+-- Returns {{code1, ..., codem}, lease_reply}: per ack OK, LEASE_LOST (the
+-- token is not the job's lease: it expired, or the job was removed), or
+-- DONE_ALREADY (this same ack was applied before, seen for kept jobs only);
+-- then the lease reply of lease.lua (next_in_ms first).
 --!include codes
 --!include now
 --!include wake
@@ -53,11 +54,12 @@ if m > 0 then
       acked[#acked + 1] = id
       if keep_count > 0 then
         done[#done + 1] = precise + #done * 0.0005; done[#done + 1] = id
-        kept_runs[#kept_runs + 1] = id; kept_runs[#kept_runs + 1] = run_attempts(token)
+        -- "<attempts>:<fence>:done" keeps the attempts readable and marks which lease completed it
+        kept_runs[#kept_runs + 1] = id; kept_runs[#kept_runs + 1] = token .. ':done'
         if result ~= '' then results[#results + 1] = id; results[#results + 1] = result end
       end
-    elseif redis.call('HEXISTS', K.jobs, id) == 0 or redis.call('ZSCORE', K.done, id) then
-      -- an ack applied before (resent after a reconnect), or the job was removed
+    elseif tokens[i + 1] == token .. ':done' then
+      -- this very ack was applied before (a client resent it after a reconnect)
       codes[#codes + 1] = CODE.DONE_ALREADY
     else
       codes[#codes + 1] = CODE.LEASE_LOST

@@ -6,5 +6,5 @@ local CODE = {
   NOT_FOUND = 2,   -- no job with that id
   DUPLICATE = 3,   -- enqueue: a job with that id exists already; it was left as it was
   NOT_DEAD = 4,    -- replay / purge: the job exists but is not in the dead-letter queue
-  DONE_ALREADY = 5, -- ack: the job is completed or gone already (a repeated ack); nothing changed
+  DONE_ALREADY = 5, -- ack: this same ack was applied before (a resend); nothing changed
 }

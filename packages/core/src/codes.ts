@@ -13,6 +13,6 @@ export enum ResultCode {
   DUPLICATE = 3,
   /** replay / purge: the job exists but is not in the dead-letter queue. */
   NOT_DEAD = 4,
-  /** ack: the job is completed or gone already (a repeated ack); nothing changed. */
+  /** ack: this same ack was applied before (a resend after a reconnect); nothing changed. Known for kept jobs only. */
   DONE_ALREADY = 5,
 }
