@@ -1,0 +1,291 @@
+// kyoo, BullMQ and bee-queue side by side, against one Redis server that this
+// script starts (no snapshots, no AOF) and stops. Run it through ./run:
+//
+//   scripts/bench/run                 full: 3 rounds, median of 3 (about 7 minutes)
+//   scripts/bench/run --quick         1 round, smaller counts (under a minute)
+//   scripts/bench/run --only process,latency --lib kyoo,bullmq
+//   scripts/bench/run --rounds 5
+//   scripts/bench/run --only idle --idle-seconds 60
+//
+// Within a round every scenario runs once per library, the libraries taking
+// turns (kyoo, BullMQ, bee-queue, then the next scenario), so a slow drift of
+// the machine touches all three alike. Every run uses fresh queue names and
+// deletes its keys afterwards. The table (medians over the rounds) goes to
+// stdout; the same numbers, every round's value and per-command counts go to
+// results/latest.json (and a dated copy) beside this file.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ensureRedisInstalled, startRedis } from '../lib/redis.mjs';
+import { Admin, ServerStats } from './redis-stats.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+
+const SIZES = {
+  full: { add: 20_000, bulk: 50_000, process: 20_000, twoProcess: 40_000, latency: 500, memory: 100_000, idleSeconds: 10 },
+  quick: { add: 5_000, bulk: 10_000, process: 5_000, twoProcess: 10_000, latency: 100, memory: 20_000, idleSeconds: 3 },
+};
+
+const USAGE = `usage: scripts/bench/run [--quick] [--rounds N] [--only SCENARIO[,...]] [--lib LIB[,...]] [--idle-seconds S]
+
+  --quick            1 round with smaller counts (under a minute)
+  --rounds N         rounds to run; the table shows the median (default 3, or 1 with --quick)
+  --only LIST        scenarios: add, bulk, process, two-process, latency, memory, idle
+  --lib LIST         libraries: kyoo, bullmq, bee
+  --idle-seconds S   length of the idle-cost window (default 10, or 3 with --quick)
+`;
+
+function fail(message) {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+      lib: { type: 'string' },
+      'idle-seconds': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
+} catch (err) {
+  fail(err.message);
+}
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+// The libraries are loaded only now, so that --help works without a build.
+let LIBS, libraryVersions, SCENARIOS, METRICS;
+try {
+  ({ LIBS, libraryVersions } = await import('./libs.mjs'));
+  ({ SCENARIOS, METRICS } = await import('./scenarios.mjs'));
+} catch (err) {
+  process.stderr.write(`cannot load the libraries: ${err.message}\nInstall and build first: pnpm install && pnpm build\n`);
+  process.exit(1);
+}
+
+const mode = args.quick ? 'quick' : 'full';
+const rounds = args.rounds === undefined ? (args.quick ? 1 : 3) : Number(args.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a positive integer, got ${args.rounds}`);
+const pick = (list, all, what) => {
+  if (list === undefined) return all;
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) if (!all.some((x) => x.name === n)) fail(`unknown ${what}: ${n}`);
+  return all.filter((x) => names.includes(x.name));
+};
+const scenarios = pick(args.only, SCENARIOS, 'scenario');
+const libs = pick(args.lib, LIBS, 'library');
+const sizes = { ...SIZES[mode] };
+if (args['idle-seconds'] !== undefined) {
+  sizes.idleSeconds = Number(args['idle-seconds']);
+  if (!(sizes.idleSeconds > 0)) fail(`--idle-seconds must be a positive number, got ${args['idle-seconds']}`);
+}
+
+const log = (line) => process.stderr.write(`${line}\n`);
+const fmtRate = (x) => Math.round(x).toLocaleString('en-US');
+
+ensureRedisInstalled();
+// startRedis already passes --save "" (no snapshots); AOF is off by default, and said again here.
+const server = await startRedis({ args: ['--appendonly', 'no'] });
+const stats = new ServerStats(server.url);
+const admin = new Admin(server.url);
+const began = Date.now();
+const loadAvgAtStart = os.loadavg();
+let redisVersion;
+
+/** results[metric][lib] = value per round; details[scenario][lib] = details per round */
+const results = {};
+const details = {};
+const errors = [];
+
+let pending = [];
+let seq = 0;
+const ctx = {
+  server,
+  stats,
+  admin,
+  sizes,
+  timeoutMs: 180_000,
+  queue(tag) {
+    const name = `bench-${tag}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
+    pending.push(name);
+    return name;
+  },
+  async cleanup() {
+    const names = pending;
+    pending = [];
+    for (const name of names) await admin.deleteQueueKeys(name);
+    await admin.lazyFreeDone();
+  },
+};
+
+try {
+  redisVersion = await admin.serverVersion();
+  // Other work on the machine skews every number here: say so up front.
+  const [load] = os.loadavg();
+  if (load > 0.5) log(`warning: load average is ${load.toFixed(2)} before the bench starts; other processes will skew the numbers`);
+  log(`Redis ${redisVersion} on port ${server.port}; ${mode} mode, ${rounds} round(s); ` +
+    `scenarios: ${scenarios.map((s) => s.name).join(', ')}; libraries: ${libs.map((l) => l.label).join(', ')}`);
+
+  // Warm-up, not measured: loads every library's scripts into Redis and lets the
+  // JIT compile the hot paths, so the first measured run is not the odd one out.
+  for (const lib of libs) {
+    try {
+      const warm = { ...ctx, sizes: { ...sizes, add: 1000, bulk: 2000, process: 1000 } };
+      await SCENARIOS.find((s) => s.name === 'add').run(warm, lib);
+      await SCENARIOS.find((s) => s.name === 'bulk').run(warm, lib);
+      await SCENARIOS.find((s) => s.name === 'process').run(warm, lib);
+    } catch (err) {
+      log(`warm-up of ${lib.label} failed: ${err.message}`);
+    } finally {
+      await ctx.cleanup();
+    }
+  }
+
+  for (let round = 1; round <= rounds; round++) {
+    for (const scenario of scenarios) {
+      for (const lib of libs) {
+        const t0 = performance.now();
+        try {
+          const { values, details: more } = await scenario.run(ctx, lib);
+          for (const [key, value] of Object.entries(values)) ((results[key] ??= {})[lib.name] ??= []).push(value);
+          ((details[scenario.name] ??= {})[lib.name] ??= []).push(more);
+          const shown = Object.entries(values).map(([k, v]) => `${k} ${v >= 100 ? fmtRate(v) : v.toFixed(3)}`).join(', ');
+          log(`[round ${round}/${rounds}] ${scenario.name} ${lib.label}: ${shown} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        } catch (err) {
+          errors.push({ round, scenario: scenario.name, lib: lib.name, error: err.message });
+          log(`[round ${round}/${rounds}] ${scenario.name} ${lib.label}: FAILED: ${err.stack ?? err.message}`);
+        } finally {
+          await ctx.cleanup();
+          const left = await admin.leftovers();
+          if (left.size > 0) log(`warning: ${left.size} keys left after ${scenario.name} ${lib.label}, e.g. ${left.sample.join(', ')}`);
+        }
+      }
+    }
+  }
+} finally {
+  await stats.close().catch(() => {});
+  await admin.close().catch(() => {});
+  await server.stop();
+}
+
+// ---- report ----
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function fmt(metric, x) {
+  if (x === undefined || Number.isNaN(x)) return '—';
+  switch (metric.unit) {
+    case 'jobs/s': return fmtRate(x);
+    case 'ms': return metric.key.startsWith('cpu') ? x.toFixed(0) : x.toFixed(2);
+    case 'bytes': return Math.round(x).toLocaleString('en-US');
+    default:
+      if (x === 0) return '0';
+      if (Math.abs(x) < 0.01) return x.toPrecision(2);
+      return x < 10 ? x.toFixed(2) : x.toFixed(1);
+  }
+}
+
+const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`);
+
+const rows = [];
+for (const metric of METRICS) {
+  if (!scenarios.some((s) => s.name === metric.scenario)) continue;
+  const med = {};
+  for (const lib of LIBS) {
+    const runs = results[metric.key]?.[lib.name];
+    if (runs?.length) med[lib.name] = median(runs);
+  }
+  rows.push({ metric, med });
+}
+
+const header = ['scenario', 'kyoo', 'BullMQ', 'bee-queue', 'kyoo/BullMQ', 'kyoo/bee-queue'];
+const lines = rows.map(({ metric, med }) => [
+  `${metric.label} (${metric.unit} ${metric.better === 'higher' ? '↑' : '↓'})`,
+  fmt(metric, med.kyoo),
+  fmt(metric, med.bullmq),
+  fmt(metric, med.bee),
+  ratio(med.kyoo, med.bullmq),
+  ratio(med.kyoo, med.bee),
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+const row = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+const table = [
+  row(header),
+  `|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`,
+  ...lines.map(row),
+].join('\n');
+
+const took = (Date.now() - began) / 1000;
+process.stdout.write(`\n${table}\n\n`);
+process.stdout.write(`Medians of ${rounds} round(s), ${mode} mode, ${took.toFixed(0)} s. ↑ higher is better, ↓ lower is better; ` +
+  'a ratio is kyoo\'s value divided by the other\'s.\n');
+
+// Where each library spends its Redis calls and time, per job. A script's
+// microseconds include those of the commands it calls (listed as well).
+const breakdown = [];
+for (const [scenario, key] of [['process', 'process100'], ['two-process', 'twoProcesses'], ['add', 'add'], ['bulk', 'bulk']]) {
+  for (const lib of LIBS) {
+    const last = details[scenario]?.[lib.name]?.map((d) => d[key]).filter(Boolean).at(-1);
+    if (!last) continue;
+    const top = (counts, digits) => Object.entries(counts).slice(0, 8).map(([cmd, n]) => `${cmd} ${n.toFixed(digits)}`).join(', ');
+    breakdown.push(`  ${key.padEnd(12)} ${lib.label.padEnd(9)} ${last.commandsPerJob.toFixed(3).padStart(7)} commands/job: ${top(last.byCommand, 3)}`);
+    breakdown.push(`  ${''.padEnd(12)} ${''.padEnd(9)} ${''.padStart(7)}  Redis µs/job: ${top(last.usecByCommand, 2)}`);
+  }
+}
+if (breakdown.length) process.stdout.write(`\nRedis commands and time per job, by command (last round):\n${breakdown.join('\n')}\n`);
+if (errors.length) {
+  process.stdout.write(`\n${errors.length} run(s) failed:\n${errors.map((e) => `  round ${e.round} ${e.scenario} ${e.lib}: ${e.error}`).join('\n')}\n`);
+}
+
+function git(...gitArgs) {
+  const res = spawnSync('git', gitArgs, { cwd: ROOT, encoding: 'utf8' });
+  return res.status === 0 ? res.stdout.trim() : undefined;
+}
+const commit = git('rev-parse', '--short', 'HEAD');
+const dirty = git('status', '--porcelain', '--', 'packages', 'lua');
+const cpuModel = /model name\s*:\s*(.*)/.exec(fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1]
+  ?? os.cpus()[0]?.model;
+
+const report = {
+  date: new Date(began).toISOString(),
+  mode,
+  rounds,
+  seconds: Math.round(took),
+  filters: { scenarios: scenarios.map((s) => s.name), libs: libs.map((l) => l.name) },
+  sizes,
+  machine: { cores: os.availableParallelism(), cpu: cpuModel, node: process.version, redis: redisVersion, loadAvgAtStart, loadAvgAtEnd: os.loadavg() },
+  versions: { ...libraryVersions(), kyooCommit: commit === undefined ? undefined : `${commit}${dirty ? '+changes' : ''}` },
+  table: rows.map(({ metric, med }) => ({
+    key: metric.key,
+    label: metric.label,
+    unit: metric.unit,
+    better: metric.better,
+    median: med,
+    runs: Object.fromEntries(LIBS.map((l) => [l.name, results[metric.key]?.[l.name] ?? []])),
+  })),
+  markdown: table,
+  details,
+  errors,
+};
+const outDir = path.join(HERE, 'results');
+fs.mkdirSync(outDir, { recursive: true });
+const json = `${JSON.stringify(report, null, 2)}\n`;
+fs.writeFileSync(path.join(outDir, 'latest.json'), json);
+fs.writeFileSync(path.join(outDir, `${mode}-${report.date.replace(/[:.]/g, '-')}.json`), json);
+log(`results written to ${path.relative(ROOT, path.join(outDir, 'latest.json'))}`);
+process.exit(errors.length > 0 ? 1 : 0);

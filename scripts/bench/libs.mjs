@@ -1,0 +1,183 @@
+// One adapter per library, so every scenario drives kyoo, BullMQ and bee-queue
+// through the same small interface:
+//
+//   producer(server, queueName) -> { ready(), add(data), addBulk(datas), close() }
+//   worker(server, queueName, { concurrency, handler, onCompleted })
+//     -> { ready(), start(), close() }
+//
+// `handler(data)` is the bench's job function; `onCompleted()` is called once
+// per job after the library reports it completed (its result is stored in Redis).
+// A worker is created stopped: the scenario awaits ready(), starts its clock,
+// then calls start().
+//
+// Each library is used idiomatically, with its documented defaults for delivery
+// (kyoo: leases, fencing tokens and 3 attempts are always on; BullMQ: locks and
+// the stalled-job checker; bee-queue: its stall detection and default retries).
+// Every setting that differs from a library's defaults is listed and explained
+// below, next to where it is set.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue as KyooQueue, Worker as KyooWorker } from 'kyoo';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import BeeQueue from 'bee-queue';
+
+/** Splits `items` into arrays of at most `size`. */
+export function chunks(items, size) {
+  const out = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Adds and the largest batch one bulk call takes. */
+export const BULK_CHUNK = 1000;
+
+const kyoo = {
+  name: 'kyoo',
+  label: 'kyoo',
+  producer(server, name) {
+    // Queue: defaults (attempts 3 with backoff; adds made in the same tick travel as one call).
+    const queue = new KyooQueue(name, { connection: server.url });
+    return {
+      // The Queue has no ready signal; ioredis queues commands until it is connected.
+      ready: async () => {},
+      add: (data) => queue.add(data),
+      addBulk: (datas) => queue.addBulk(datas.map((data) => ({ data }))),
+      close: () => queue.close(),
+    };
+  },
+  worker(server, name, { concurrency, handler, onCompleted }) {
+    // Worker: defaults, except `autostart: false` so the clock starts at run().
+    // Completed jobs are removed at once by default (no keepCompleted).
+    const worker = new KyooWorker(name, async (job) => handler(job.data), {
+      connection: server.url,
+      concurrency,
+      autostart: false,
+    });
+    if (onCompleted) worker.on('completed', () => onCompleted());
+    worker.on('error', (err) => process.stderr.write(`kyoo worker error: ${err.message}\n`));
+    return {
+      // No ready signal either: give both of its connections a moment to connect.
+      ready: () => new Promise((resolve) => setTimeout(resolve, 100)),
+      start: () => worker.run(),
+      close: () => worker.close(),
+    };
+  },
+};
+
+const bullmq = {
+  name: 'bullmq',
+  label: 'BullMQ',
+  producer(server, name) {
+    // removeOnComplete: true is set on every job, as kyoo removes completed jobs by
+    // default. removeOnFail stays at its default (failed jobs are kept), which is
+    // what kyoo's dead-letter queue does; no job fails in these scenarios anyway.
+    const queue = new BullQueue(name, {
+      connection: { host: server.host, port: server.port },
+      defaultJobOptions: { removeOnComplete: true },
+    });
+    return {
+      ready: () => queue.waitUntilReady(),
+      add: (data) => queue.add('job', data),
+      addBulk: (datas) => queue.addBulk(datas.map((data) => ({ name: 'job', data }))),
+      close: () => queue.close(),
+    };
+  },
+  worker(server, name, { concurrency, handler, onCompleted }) {
+    // Worker: `autorun: false` so the clock starts at run(); `removeOnComplete: true`
+    // on the worker as well, so it holds whatever options a job was added with.
+    const worker = new BullWorker(name, async (job) => handler(job.data), {
+      connection: { host: server.host, port: server.port },
+      concurrency,
+      autorun: false,
+      removeOnComplete: { count: 0 },
+    });
+    if (onCompleted) worker.on('completed', () => onCompleted());
+    worker.on('error', (err) => process.stderr.write(`BullMQ worker error: ${err.message}\n`));
+    return {
+      ready: () => worker.waitUntilReady(),
+      start: () => {
+        worker.run().catch((err) => process.stderr.write(`BullMQ worker run failed: ${err.message}\n`));
+      },
+      close: () => worker.close(),
+    };
+  },
+};
+
+const bee = {
+  name: 'bee',
+  label: 'bee-queue',
+  producer(server, name) {
+    // A producer-only Queue, as bee-queue documents for producers: isWorker: false
+    // (no blocking connection), getEvents: false (no pub/sub subscription),
+    // sendEvents: false and storeJobs: false (nothing listens for job events).
+    // activateDelayedJobs stays off (its default): no delayed jobs here.
+    const queue = new BeeQueue(name, {
+      redis: { host: server.host, port: server.port },
+      isWorker: false,
+      getEvents: false,
+      sendEvents: false,
+      storeJobs: false,
+      activateDelayedJobs: false,
+    });
+    queue.on('error', (err) => process.stderr.write(`bee-queue producer error: ${err.message}\n`));
+    return {
+      ready: () => queue.ready(),
+      add: (data) => queue.createJob(data).save(),
+      addBulk: async (datas) => {
+        const errors = await queue.saveAll(datas.map((data) => queue.createJob(data)));
+        if (errors.size > 0) throw [...errors.values()][0];
+      },
+      close: () => queue.close(),
+    };
+  },
+  worker(server, name, { concurrency, handler, onCompleted }) {
+    // A worker Queue: removeOnSuccess: true (kyoo removes completed jobs by default);
+    // removeOnFailure stays false (failed jobs are kept, like kyoo's dead-letter queue).
+    // getEvents: false and storeJobs: false, as nothing in this process listens for
+    // other workers' job events. sendEvents stays on (its default): that is how a
+    // bee-queue producer learns that its job finished. activateDelayedJobs stays off.
+    const queue = new BeeQueue(name, {
+      redis: { host: server.host, port: server.port },
+      isWorker: true,
+      getEvents: false,
+      storeJobs: false,
+      removeOnSuccess: true,
+      activateDelayedJobs: false,
+    });
+    if (onCompleted) queue.on('succeeded', () => onCompleted());
+    queue.on('error', (err) => process.stderr.write(`bee-queue worker error: ${err.message}\n`));
+    return {
+      ready: () => queue.ready(),
+      start: () => queue.process(concurrency, async (job) => handler(job.data)),
+      close: () => queue.close(10_000),
+    };
+  },
+};
+
+/** The libraries in the order they run within a round. */
+export const LIBS = [kyoo, bullmq, bee];
+
+/** The version field of the package.json nearest above `entry`. */
+function packageVersion(entry) {
+  let dir = path.dirname(fileURLToPath(entry));
+  for (;;) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
+      if (pkg.version) return pkg.version;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
+
+/** Installed versions of the three libraries. */
+export function libraryVersions() {
+  return {
+    kyoo: packageVersion(import.meta.resolve('kyoo')),
+    bullmq: packageVersion(import.meta.resolve('bullmq')),
+    bee: packageVersion(import.meta.resolve('bee-queue')),
+  };
+}

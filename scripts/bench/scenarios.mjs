@@ -1,0 +1,331 @@
+// The scenarios of the comparison. Each is `run(ctx, lib) -> { values, details }`:
+// `values` are the table's numbers for that library in this round, `details`
+// extra facts for the JSON report (per-command counts and the like).
+//
+// ctx: { server, stats, admin, sizes, queue(tag), cleanup(), timeoutMs }
+//   queue(tag)  a fresh queue name, deleted again by cleanup()
+//   cleanup()   deletes the keys of every queue handed out since the last cleanup
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BULK_CHUNK, chunks } from './libs.mjs';
+import { ServerStats } from './redis-stats.mjs';
+
+/** Concurrent add loops in the one-at-a-time add scenario. */
+const ADD_IN_FLIGHT = 100;
+/** Concurrency levels of the single-process processing scenario. */
+export const PROCESS_CONCURRENCY = [1, 10, 100];
+/** The processing run whose Redis commands and CPU are reported. */
+const MEASURED_CONCURRENCY = 100;
+/** Worker processes and concurrency of each in the two-process scenario. */
+const CHILD_PROCESSES = 2;
+const CHILD_CONCURRENCY = 50;
+/** Idle workers in the idle-cost scenario. */
+const IDLE_WORKERS = 10;
+/** Jobs picked up before latency samples are taken. */
+const LATENCY_WARMUP = 10;
+
+const noop = async () => {};
+const payloads = (count, from = 0) => Array.from({ length: count }, (_, i) => ({ n: from + i }));
+
+/** Rejects after `ms` with a message naming `what`. */
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `{ cmd: n }` divided by `jobs`, largest first. */
+const perJobSorted = (counts, jobs) => Object.fromEntries(
+  Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([cmd, n]) => [cmd, round(n / jobs, 4)]),
+);
+
+/** Redis counters of a run, per job: commands (by command), script calls, CPU, and µs spent per command. */
+function perJob(delta, jobs) {
+  return {
+    commandsPerJob: round(delta.commands / jobs, 4),
+    scriptCallsPerJob: round(delta.scriptCalls / jobs, 4),
+    redisCpuMsPer10k: round((delta.cpuSec * 1000 * 10_000) / jobs, 2),
+    byCommand: perJobSorted(delta.byCommand, jobs),
+    usecByCommand: perJobSorted(delta.usecByCommand, jobs),
+  };
+}
+
+const round = (x, digits) => Number(x.toFixed(digits));
+
+/** Fills a queue through the library's own bulk add, outside any measurement. */
+async function prefill(ctx, lib, name, count) {
+  const producer = lib.producer(ctx.server, name);
+  await producer.ready();
+  for (const chunk of chunks(payloads(count), BULK_CHUNK)) await producer.addBulk(chunk);
+  await producer.close();
+}
+
+/** Starts a worker on a pre-filled queue; resolves with jobs/s and the Redis counters of the run. */
+async function processRun(ctx, lib, { count, concurrency }) {
+  const name = ctx.queue(`c${concurrency}`);
+  await prefill(ctx, lib, name, count);
+  let done = 0;
+  let finished;
+  const allDone = new Promise((resolve) => (finished = resolve));
+  const worker = lib.worker(ctx.server, name, {
+    concurrency,
+    handler: noop,
+    onCompleted: () => {
+      if (++done === count) finished(performance.now());
+    },
+  });
+  let closed = false;
+  try {
+    await worker.ready();
+    const before = await ctx.stats.snapshot();
+    const start = performance.now();
+    worker.start();
+    const end = await withTimeout(allDone, ctx.timeoutMs, `processing ${count} jobs`);
+    const after = await ctx.stats.snapshot();
+    closed = true;
+    await worker.close();
+    // every job completes exactly once: more would mean a job ran twice
+    if (done !== count) throw new Error(`${done} completions for ${count} jobs`);
+    return { rate: count / ((end - start) / 1000), delta: ServerStats.delta(before, after) };
+  } finally {
+    if (!closed) await worker.close();
+  }
+}
+
+export const SCENARIOS = [
+  {
+    name: 'add',
+    about: `add one job at a time, ${ADD_IN_FLIGHT} adds in flight`,
+    async run(ctx, lib) {
+      const count = ctx.sizes.add;
+      const producer = lib.producer(ctx.server, ctx.queue('add'));
+      try {
+        await producer.ready();
+        let next = 0;
+        const loop = async () => {
+          while (next < count) await producer.add({ n: next++ });
+        };
+        const before = await ctx.stats.snapshot();
+        const start = performance.now();
+        await withTimeout(Promise.all(Array.from({ length: ADD_IN_FLIGHT }, loop)), ctx.timeoutMs, `adding ${count} jobs`);
+        const seconds = (performance.now() - start) / 1000;
+        const after = await ctx.stats.snapshot();
+        return { values: { add: count / seconds }, details: { add: perJob(ServerStats.delta(before, after), count) } };
+      } finally {
+        await producer.close();
+      }
+    },
+  },
+  {
+    name: 'bulk',
+    about: `add in bulk, chunks of ${BULK_CHUNK.toLocaleString('en-US')}, one chunk at a time`,
+    async run(ctx, lib) {
+      const count = ctx.sizes.bulk;
+      const producer = lib.producer(ctx.server, ctx.queue('bulk'));
+      try {
+        await producer.ready();
+        const parts = chunks(payloads(count), BULK_CHUNK);
+        const before = await ctx.stats.snapshot();
+        const start = performance.now();
+        await withTimeout((async () => {
+          for (const part of parts) await producer.addBulk(part);
+        })(), ctx.timeoutMs, `adding ${count} jobs in bulk`);
+        const seconds = (performance.now() - start) / 1000;
+        const after = await ctx.stats.snapshot();
+        return { values: { bulk: count / seconds }, details: { bulk: perJob(ServerStats.delta(before, after), count) } };
+      } finally {
+        await producer.close();
+      }
+    },
+  },
+  {
+    name: 'process',
+    about: `process pre-filled no-op jobs in one process at concurrency ${PROCESS_CONCURRENCY.join(', ')}`,
+    async run(ctx, lib) {
+      const values = {};
+      const details = {};
+      for (const concurrency of PROCESS_CONCURRENCY) {
+        const { rate, delta } = await processRun(ctx, lib, { count: ctx.sizes.process, concurrency });
+        await ctx.cleanup();
+        values[`process${concurrency}`] = rate;
+        details[`process${concurrency}`] = perJob(delta, ctx.sizes.process);
+        if (concurrency === MEASURED_CONCURRENCY) {
+          const d = details[`process${concurrency}`];
+          values.commandsPerJob = d.commandsPerJob;
+          values.scriptCallsPerJob = d.scriptCallsPerJob;
+          values.cpuPer10k = d.redisCpuMsPer10k;
+        }
+      }
+      return { values, details };
+    },
+  },
+  {
+    name: 'two-process',
+    about: `${CHILD_PROCESSES} worker processes, concurrency ${CHILD_CONCURRENCY} each, pre-filled no-op jobs`,
+    async run(ctx, lib) {
+      const count = ctx.sizes.twoProcess;
+      const name = ctx.queue('procs');
+      await prefill(ctx, lib, name, count);
+      const script = fileURLToPath(new URL('./child-worker.mjs', import.meta.url));
+      const children = [];
+      const exited = [];
+      const stopAll = async () => {
+        for (const child of children) if (child.connected) child.send({ type: 'stop' });
+        await withTimeout(Promise.all(exited), 20_000, 'stopping worker processes').catch((err) => {
+          for (const child of children) child.kill('SIGKILL');
+          throw err;
+        });
+      };
+      try {
+        const progress = new Array(CHILD_PROCESSES).fill(null).map(() => ({ done: 0, at: 0 }));
+        let finished;
+        let failed;
+        const allDone = new Promise((resolve, reject) => { finished = resolve; failed = reject; });
+        const readies = [];
+        for (let i = 0; i < CHILD_PROCESSES; i++) {
+          const child = fork(script, [lib.name, ctx.server.host, String(ctx.server.port), name, String(CHILD_CONCURRENCY)], {
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          });
+          children.push(child);
+          exited.push(new Promise((resolve) => child.once('exit', resolve)));
+          child.once('exit', (code, signal) => {
+            if (code !== 0) failed(new Error(`worker process ${i} exited with ${code ?? signal}`));
+          });
+          child.on('message', (msg) => {
+            if (msg.type === 'closed') progress[i] = { ...progress[i], done: msg.done };
+          });
+          readies.push(new Promise((resolve) => {
+            child.on('message', (msg) => {
+              if (msg.type === 'ready') resolve();
+              else if (msg.type === 'progress') {
+                progress[i] = msg;
+                const total = progress.reduce((sum, p) => sum + p.done, 0);
+                if (total >= count) finished(Math.max(...progress.map((p) => p.at)));
+              }
+            });
+          }));
+        }
+        await withTimeout(Promise.race([Promise.all(readies), allDone]), 30_000, 'starting worker processes');
+        const before = await ctx.stats.snapshot();
+        const start = performance.timeOrigin + performance.now();
+        for (const child of children) child.send({ type: 'go' });
+        const end = await withTimeout(allDone, ctx.timeoutMs, `processing ${count} jobs in ${CHILD_PROCESSES} processes`);
+        const after = await ctx.stats.snapshot();
+        await stopAll();
+        const total = progress.reduce((sum, p) => sum + p.done, 0);
+        if (total !== count) throw new Error(`${total} completions for ${count} jobs`);
+        return {
+          values: { twoProcesses: count / ((end - start) / 1000) },
+          details: { twoProcesses: { ...perJob(ServerStats.delta(before, after), count), perProcess: progress.map((p) => p.done) } },
+        };
+      } finally {
+        await stopAll();
+      }
+    },
+  },
+  {
+    name: 'latency',
+    about: 'pickup latency of an idle worker: add-call start to handler start, one job at a time',
+    async run(ctx, lib) {
+      const count = ctx.sizes.latency;
+      const name = ctx.queue('latency');
+      const started = new Map(); // n -> resolve(handler start time)
+      const producer = lib.producer(ctx.server, name);
+      const worker = lib.worker(ctx.server, name, {
+        concurrency: 1,
+        handler: async (data) => {
+          const at = performance.now();
+          started.get(data.n)?.(at);
+        },
+      });
+      try {
+        await Promise.all([producer.ready(), worker.ready()]);
+        worker.start();
+        const samples = [];
+        await withTimeout((async () => {
+          for (let n = 0; n < LATENCY_WARMUP + count; n++) {
+            // a small random gap, so the worker is back to waiting and adds do not beat in step with it
+            await sleep(2 + Math.floor(Math.random() * 4));
+            const handlerStarted = new Promise((resolve) => started.set(n, resolve));
+            const t0 = performance.now();
+            await producer.add({ n });
+            const t1 = await handlerStarted;
+            started.delete(n);
+            if (n >= LATENCY_WARMUP) samples.push(t1 - t0);
+          }
+        })(), ctx.timeoutMs, `${count} pickups`);
+        samples.sort((a, b) => a - b);
+        const pct = (p) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)];
+        return {
+          values: { latencyP50: pct(50), latencyP99: pct(99) },
+          details: { latency: { samples: samples.length, min: samples[0], p90: pct(90), max: samples.at(-1) } },
+        };
+      } finally {
+        await worker.close();
+        await producer.close();
+      }
+    },
+  },
+  {
+    name: 'memory',
+    about: 'Redis memory per waiting job ({ n: i } payloads)',
+    async run(ctx, lib) {
+      const count = ctx.sizes.memory;
+      const producer = lib.producer(ctx.server, ctx.queue('memory'));
+      try {
+        await producer.ready();
+        await ctx.admin.lazyFreeDone();
+        const before = await ctx.stats.snapshot();
+        for (const chunk of chunks(payloads(count), BULK_CHUNK)) await producer.addBulk(chunk);
+        const after = await ctx.stats.snapshot();
+        const delta = ServerStats.delta(before, after);
+        return { values: { memoryPerJob: delta.memory / count }, details: { memory: { jobs: count, bytes: delta.memory } } };
+      } finally {
+        await producer.close();
+      }
+    },
+  },
+  {
+    name: 'idle',
+    about: `Redis commands per second while ${IDLE_WORKERS} idle workers wait`,
+    async run(ctx, lib) {
+      const name = ctx.queue('idle');
+      const workers = Array.from({ length: IDLE_WORKERS }, () => lib.worker(ctx.server, name, { concurrency: 1, handler: noop }));
+      try {
+        await Promise.all(workers.map((w) => w.ready()));
+        for (const w of workers) w.start();
+        await sleep(1000); // let start-up calls pass: this measures the steady idle state
+        const before = await ctx.stats.snapshot();
+        await sleep(ctx.sizes.idleSeconds * 1000);
+        const after = await ctx.stats.snapshot();
+        const delta = ServerStats.delta(before, after);
+        return {
+          values: { idleCommandsPerSec: delta.commands / delta.seconds },
+          details: { idle: { seconds: round(delta.seconds, 3), byCommand: delta.byCommand } },
+        };
+      } finally {
+        await Promise.all(workers.map((w) => w.close()));
+      }
+    },
+  },
+];
+
+/** The rows of the table, in order: which scenario yields them, unit, and which way is better. */
+export const METRICS = [
+  { key: 'add', scenario: 'add', label: `add, one at a time, ${ADD_IN_FLIGHT} in flight`, unit: 'jobs/s', better: 'higher' },
+  { key: 'bulk', scenario: 'bulk', label: `add in bulk, chunks of ${BULK_CHUNK.toLocaleString('en-US')}`, unit: 'jobs/s', better: 'higher' },
+  ...PROCESS_CONCURRENCY.map((c) => ({ key: `process${c}`, scenario: 'process', label: `process, 1 process, concurrency ${c}`, unit: 'jobs/s', better: 'higher' })),
+  { key: 'twoProcesses', scenario: 'two-process', label: `process, ${CHILD_PROCESSES} processes × concurrency ${CHILD_CONCURRENCY}`, unit: 'jobs/s', better: 'higher' },
+  { key: 'latencyP50', scenario: 'latency', label: 'pickup latency p50', unit: 'ms', better: 'lower' },
+  { key: 'latencyP99', scenario: 'latency', label: 'pickup latency p99', unit: 'ms', better: 'lower' },
+  { key: 'memoryPerJob', scenario: 'memory', label: 'Redis memory per waiting job', unit: 'bytes', better: 'lower' },
+  { key: 'commandsPerJob', scenario: 'process', label: `Redis commands per processed job (concurrency ${MEASURED_CONCURRENCY})`, unit: 'commands', better: 'lower' },
+  { key: 'scriptCallsPerJob', scenario: 'process', label: '… of which script calls', unit: 'calls', better: 'lower' },
+  { key: 'cpuPer10k', scenario: 'process', label: `Redis CPU per 10,000 processed jobs (concurrency ${MEASURED_CONCURRENCY})`, unit: 'ms', better: 'lower' },
+  { key: 'idleCommandsPerSec', scenario: 'idle', label: `idle cost, ${IDLE_WORKERS} idle workers`, unit: 'commands/s', better: 'lower' },
+];
