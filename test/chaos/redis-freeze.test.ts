@@ -19,8 +19,7 @@ import { Queue } from 'kyoo';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, test } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redis.js';
-import { waitFor } from '../support/worker-process.js';
-import { killAllChaosWorkers, startChaosWorker, type ChaosEvent, type ChaosWorker } from '../support/chaos-worker.js';
+import { killAll, startWorkerProcess, waitFor, type WorkerEvent, type WorkerProcess } from '../support/worker-process.js';
 
 const WORKERS = 3;
 const CONCURRENCY = 20;
@@ -39,7 +38,7 @@ const SLEEP_JITTER_MS = 40;
 
 let server: RedisServer | undefined;
 afterAll(async () => {
-  await killAllChaosWorkers();
+  await killAll();
   if (server) {
     await server.resume();
     await server.stop();
@@ -60,10 +59,10 @@ async function runFreeze(target: 'redis' | 'worker', freezeMs: number) {
   const producers = [0, 1].map(() => new Queue<Payload>(name, { connection: url }));
   const queue = producers[0]!;
   const admin = new Redis(url);
-  const procs: ChaosWorker[] = [];
+  const procs: WorkerProcess[] = [];
   try {
     for (let i = 0; i < WORKERS; i++) {
-      procs.push(startChaosWorker({
+      procs.push(startWorkerProcess({
         redisUrl: url, queue: name, concurrency: CONCURRENCY, leaseMs: LEASE_MS, sleepMs: SLEEP_MS, sleepJitterMs: SLEEP_JITTER_MS,
         keepCompleted: true, useSignal: i === 0,
       }));
@@ -137,8 +136,8 @@ async function runFreeze(target: 'redis' | 'worker', freezeMs: number) {
     await Promise.all(procs.map((w) => w.close(10_000)));
 
     const all = events();
-    const runs = new Map<string, ChaosEvent[]>();
-    const completions = new Map<string, ChaosEvent[]>();
+    const runs = new Map<string, WorkerEvent[]>();
+    const completions = new Map<string, WorkerEvent[]>();
     for (const e of all) {
       if (e.t === 'start') runs.set(e.id!, [...(runs.get(e.id!) ?? []), e]);
       if (e.t === 'completed') completions.set(e.id!, [...(completions.get(e.id!) ?? []), e]);

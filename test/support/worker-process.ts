@@ -20,6 +20,8 @@ export interface WorkerEvent {
   pid: number;
   /** Date.now() in the parent when it arrived. */
   received: number;
+  /** For 'completed': what the run returned. */
+  result?: { by: number; attempt: number };
 }
 
 export interface WorkerProcessOptions {
@@ -32,12 +34,16 @@ export interface WorkerProcessOptions {
   keepCompleted?: boolean;
   /** After worker.close() resolves, the process waits this long (a timer) before it exits. */
   lingerMs?: number;
+  /** false: the handler is `async (job) => ...` and runs to its end even after its lease is lost. @defaultValue true */
+  useSignal?: boolean;
   /** Called for every event as it arrives. */
   onEvent?: (e: WorkerEvent) => void;
 }
 
 export interface WorkerProcess {
   readonly pid: number;
+  /** Whether its handler takes the AbortSignal (see {@link WorkerProcessOptions.useSignal}). */
+  readonly useSignal: boolean;
   readonly child: ChildProcess;
   /** Every event received so far, in order. */
   readonly events: WorkerEvent[];
@@ -70,6 +76,7 @@ export function startWorkerProcess(o: WorkerProcessOptions): WorkerProcess {
     KYOO_KEEP_COMPLETED: o.keepCompleted ? '1' : '0',
     KYOO_REPORT: 'all',
     KYOO_LINGER_MS: String(o.lingerMs ?? 0),
+    KYOO_USE_SIGNAL: (o.useSignal ?? true) ? '1' : '0',
   });
   const child = fork(FIXTURE, [], { env, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);
@@ -104,6 +111,7 @@ export function startWorkerProcess(o: WorkerProcessOptions): WorkerProcess {
   };
   return {
     pid,
+    useSignal: o.useSignal ?? true,
     child,
     events,
     ready,
