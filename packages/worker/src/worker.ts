@@ -20,6 +20,7 @@ import {
 import type { Redis } from 'ioredis';
 import type { Handler, Job } from './job.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { Heartbeat } from './heartbeat.js';
 import { runHandler } from './run-handler.js';
 import { Settler, type InFlight } from './settle.js';
 
@@ -81,8 +82,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private nextInMs = 0;
   private blocking = false;
   private errorStreak = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private beating = false;
+  private readonly heartbeat: Heartbeat<T, R>;
   private waiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
 
@@ -101,6 +101,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.conn.redis.on('ready', () => this.wakeUp());
     this.scripts = new ScriptRunner(this.keys);
     this.settler = new Settler(this);
+    this.heartbeat = new Heartbeat(this, this.settler);
     this.batchMax = Math.max(1, Math.ceil(this.opts.concurrency / MAX_CALLS));
     if (this.opts.autostart) this.run();
   }
@@ -109,8 +110,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   run(): void {
     if (this.state !== 'new') return;
     this.state = 'running';
-    this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat.start();
     this.schedulePump();
   }
 
@@ -327,27 +327,6 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.wakeUp();
   }
 
-  /** One extend call for every in-flight lease; lost leases abort their handlers. */
-  private async beat(): Promise<void> {
-    const entries = [...this.inflight.values()].filter((e) => !e.released);
-    if (entries.length === 0 || this.beating) return;
-    this.beating = true;
-    try {
-      const args: (string | number)[] = [this.opts.leaseMs, entries.length];
-      for (const e of entries) args.push(e.id, e.token);
-      const codes = (await this.scripts.run(this.conn.redis, 'extend', args)) as number[];
-      codes.forEach((code, i) => {
-        const entry = entries[i]!;
-        // a run that finished while the heartbeat travelled is no longer leased: not a loss
-        if (code !== ResultCode.OK && this.inflight.get(entry.token) === entry) this.settler.lose(entry, 'extend');
-      });
-    } catch (err) {
-      this.emitError(err as Error);
-    } finally {
-      this.beating = false;
-    }
-  }
-
   private async shutdown(graceMs: number): Promise<void> {
     if (this.state === 'new') this.state = 'closing';
     if (this.state === 'running') this.state = 'closing';
@@ -359,7 +338,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const budget = this.conn.redis.status === 'ready' ? 5000 : 1000;
     await withTimeout(this.settler.releaseAll([...this.inflight.values()]), budget);
     await withTimeout(this.drain(), budget);
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     clearTimeout(this.retryTimer);
     this.state = 'closed';
     if (this.conn.redis.status === 'ready') await withTimeout(release(this.conn), 2000);

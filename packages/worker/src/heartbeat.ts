@@ -1,0 +1,48 @@
+import { ResultCode } from '@kyoo/core';
+import type { InFlight, Settler } from './settle.js';
+import type { Worker } from './worker.js';
+
+/**
+ * The heartbeat: every `heartbeatMs`, one extend call pushes the deadline of
+ * every lease the worker holds. A lease found lost aborts its handler. No
+ * timer per job.
+ */
+export class Heartbeat<T, R> {
+  private timer: NodeJS.Timeout | undefined;
+  private beating = false;
+
+  constructor(
+    private readonly w: Worker<T, R>,
+    private readonly settler: Settler<T, R>,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.beat(), this.w.opts.heartbeatMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async beat(): Promise<void> {
+    const w = this.w;
+    const entries: InFlight<T>[] = [...w.inflight.values()].filter((e) => !e.released);
+    if (entries.length === 0 || this.beating) return;
+    this.beating = true;
+    try {
+      const args: (string | number)[] = [w.opts.leaseMs, entries.length];
+      for (const e of entries) args.push(e.id, e.token);
+      const codes = (await w.scripts.run(w.conn.redis, 'extend', args)) as number[];
+      codes.forEach((code, i) => {
+        const entry = entries[i]!;
+        // a run that finished while the heartbeat travelled is no longer leased: not a loss
+        if (code !== ResultCode.OK && w.inflight.get(entry.token) === entry) this.settler.lose(entry, 'extend');
+      });
+    } catch (err) {
+      w.emitError(err as Error);
+    } finally {
+      this.beating = false;
+    }
+  }
+}
