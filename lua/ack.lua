@@ -105,4 +105,5 @@ end
 local n = tonumber(ARGV[1])
 if n > 0 then promote(now) end
 reclaim(now, tonumber(ARGV[3]), tonumber(ARGV[4]))
-return { codes, lease_batch(now, n, tonumber(ARGV[2])) }
+-- a worker that acks held leases already: no announcement (it would wake idle workers per job)
+return { codes, lease_batch(now, n, tonumber(ARGV[2]), false) }

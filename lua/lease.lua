@@ -30,4 +30,5 @@
 local now = now_ms()
 promote(now)
 reclaim(now, tonumber(ARGV[3]), tonumber(ARGV[4]))
-return lease_batch(now, tonumber(ARGV[1]), tonumber(ARGV[2]))
+-- a worker coming out of idle may be the first to hold a lease: announce it
+return lease_batch(now, tonumber(ARGV[1]), tonumber(ARGV[2]), true)

@@ -44,12 +44,16 @@ local function reclaim(now, rnd, max_errors)
   end
 end
 
--- Leases up to n ready jobs until now + lease_ms. Returns a flat array
+-- Leases up to n ready jobs until now + lease_ms. With `announce`, leasing
+-- into an empty `leased` set also leaves a wake token: an idle worker wakes,
+-- learns the new lease deadline and arms a timer for it, so an expired lease
+-- is reclaimed on time even when every other worker is idle (they otherwise
+-- wait in BLPOP for up to maxIdleMs). Returns a flat array
 -- {next_in_ms, id1, token1, attempt1, record1, id2, ...}; a token is the
 -- "<attempt>:<fence>" string stored in `runs`. next_in_ms is -1
 -- when the batch was full (more may be ready), else the time until the next
 -- delayed job is due or lease expires (0 = none: block as long as you like).
-local function lease_batch(now, n, lease_ms)
+local function lease_batch(now, n, lease_ms, announce)
   local out = { -1 }
   local ids = false
   if n > 0 and redis.call('HEXISTS', K.meta, 'paused') == 0 then
@@ -71,6 +75,7 @@ local function lease_batch(now, n, lease_ms)
       end
     end
     if #zargs > 0 then
+      if announce and redis.call('ZCOUNT', K.leased, '-inf', '(inf') == 0 then wake(K.wake) end
       keep_skiplist(K.leased)
       keep_hashtable(K.runs)
       redis.call('ZADD', K.leased, unpack(zargs))

@@ -41,7 +41,11 @@ export interface WorkerOptions {
   maxErrors?: number;
   /** How long `close()` waits for running jobs before releasing them. @defaultValue `10000` */
   closeGraceMs?: number;
-  /** Longest blocking wait while idle, after which the worker checks the queue again. @defaultValue `30000` */
+  /**
+   * Longest blocking wait while idle, after which the worker checks the queue
+   * again anyway (a safety net: wake-ups and due-time timers do the real work).
+   * @defaultValue `300000` (5 minutes)
+   */
   maxIdleMs?: number;
   /** Start leasing at once; when `false`, call `run()`. @defaultValue `true` */
   autostart?: boolean;
@@ -102,7 +106,7 @@ export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
     keepAgeMs,
     maxErrors: checkInt('maxErrors', o.maxErrors ?? 10, 1, 1000),
     closeGraceMs: checkInt('closeGraceMs', o.closeGraceMs ?? 10_000, 0, MAX_DURATION_MS),
-    maxIdleMs: checkInt('maxIdleMs', o.maxIdleMs ?? 30_000, 10, 24 * 3600 * 1000),
+    maxIdleMs: checkInt('maxIdleMs', o.maxIdleMs ?? 300_000, 10, 24 * 3600 * 1000),
     autostart: o.autostart ?? true,
   };
 }

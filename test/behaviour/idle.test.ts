@@ -1,0 +1,47 @@
+// Idle workers block on the wake list with a long safety timeout (maxIdleMs). They must still
+// reclaim an expired lease on time: the lease call that makes `leased` non-empty wakes one of
+// them, which arms a timer for the lease deadline.
+import { SCRIPTS } from '@kyoo/core';
+import { Worker } from 'kyoo';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { Scope, record, waitFor } from '../support/behaviour.js';
+
+let s: Scope;
+beforeEach(() => {
+  s = new Scope('idle');
+});
+afterEach(async () => {
+  await s.dispose();
+});
+
+it('reclaims the lease of a worker that died while every other worker is idle, on time', async () => {
+  const runs: { id: string; attempt: number; at: number }[] = [];
+  // idle for a minute at a time: only the announcement can wake it in time
+  s.trackWorker(
+    new Worker(s.name, (job) => void runs.push({ id: job.id, attempt: job.attempt, at: Date.now() }), {
+      connection: s.url,
+      maxIdleMs: 60_000,
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 200)); // the worker is blocked in BLPOP now
+
+  // a "worker" that leases one job for 500 ms and dies. The job is written together with taking
+  // its wake token back, in one transaction, so the idle worker does not wake for it: a plain
+  // lease call is then the first to hold a lease
+  const keys = s.scriptKeys('enqueue');
+  const id = '42';
+  await s.admin
+    .multi()
+    .eval(SCRIPTS.enqueue.source, keys.length, ...keys, 1, id, 1, 0, record({}, { backoffMs: 0, jitter: 0 }))
+    .del(s.keys.wake)
+    .exec();
+  const leasedAt = Date.now();
+  const { jobs } = await s.lease(1, 500);
+  expect(jobs.map((j) => j.id)).toEqual([id]);
+
+  await waitFor(() => runs.length === 1, 5000, 'the reclaimed job to run');
+  expect(runs[0]).toMatchObject({ id, attempt: 2 });
+  // reclaimed at the lease deadline (plus timer and Redis hz slack), not after maxIdleMs
+  expect(runs[0]!.at - leasedAt).toBeGreaterThanOrEqual(450);
+  expect(runs[0]!.at - leasedAt).toBeLessThan(2000);
+});
