@@ -20,6 +20,7 @@ interface Pending {
 export class AddBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
+  private readonly inflight = new Set<Promise<void>>();
   private supported: Promise<void> | undefined;
   private readonly ids: IdBlocks;
 
@@ -57,16 +58,24 @@ export class AddBatcher {
     return ids;
   }
 
+  /** Resolves once every add made so far has been answered (for close()). */
+  async settled(): Promise<void> {
+    if (this.scheduled) this.flush();
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
   private flush(): void {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
     for (let i = 0; i < batch.length; i += MAX_BATCH) {
       const part = batch.slice(i, i + MAX_BATCH);
-      this.call(part.map((p) => p.job)).then(
-        (ids) => part.forEach((p, j) => p.resolve(ids[j]!)),
-        (err) => part.forEach((p) => p.reject(err)),
+      const p = this.call(part.map((x) => x.job)).then(
+        (ids) => part.forEach((x, j) => x.resolve(ids[j]!)),
+        (err: unknown) => part.forEach((x) => x.reject(err)),
       );
+      this.inflight.add(p);
+      void p.finally(() => this.inflight.delete(p));
     }
   }
 

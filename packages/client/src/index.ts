@@ -11,7 +11,6 @@ export {
   InvalidOptionError,
   PayloadTooLargeError,
   LeaseLostError,
-  JobNotFoundError,
   ConnectionClosedError,
   DecodeError,
   JobTimeoutError,

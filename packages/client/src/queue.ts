@@ -134,6 +134,7 @@ export class Queue<T = unknown> {
 
   /** A snapshot of one job, or `null` if there is no such job (completed jobs are removed unless kept). */
   async getJob(id: string): Promise<JobInfo<T> | null> {
+    checkId(id);
     return (await readJob(this.redis(), this.keys, id)) as JobInfo<T> | null;
   }
 
@@ -168,14 +169,16 @@ export class Queue<T = unknown> {
    * it loses its lease. Resolves `false` when there was no such job.
    */
   async remove(id: string): Promise<boolean> {
+    checkId(id);
     const code = (await this.scripts.run(this.redis(), 'remove', [id])) as number;
     return code === ResultCode.OK;
   }
 
-  /** Closes the connection (if the queue opened it). Idempotent. */
+  /** Waits for adds under way to be answered, then closes the connection (if the queue opened it). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.batcher.settled();
     await release(this.conn);
   }
 
@@ -183,4 +186,8 @@ export class Queue<T = unknown> {
     if (this.closed) throw new ConnectionClosedError(`queue ${this.name}`);
     return this.conn.redis;
   }
+}
+
+function checkId(id: unknown): void {
+  if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'expected a job id (a non-empty string)');
 }

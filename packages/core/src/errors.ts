@@ -3,12 +3,10 @@ export type KyooErrorCode =
   | 'INVALID_OPTION'
   | 'PAYLOAD_TOO_LARGE'
   | 'LEASE_LOST'
-  | 'JOB_NOT_FOUND'
   | 'CONNECTION_CLOSED'
   | 'DECODE_FAILED'
   | 'JOB_TIMEOUT'
   | 'HANDLER_FAILED'
-  | 'SCRIPT_FAILED'
   | 'NOT_DURABLE';
 
 /** Base class of every error kyoo throws or emits. */
@@ -60,17 +58,6 @@ export class LeaseLostError extends KyooError {
       'LEASE_LOST',
       `lease on job ${jobId} was lost before ${operation}; the job is handled elsewhere (raise leaseMs if handlers outlive it)`,
     );
-  }
-}
-
-/** No job with that id exists (or it is not in the state the call needs). */
-export class JobNotFoundError extends KyooError {
-  override readonly name = 'JobNotFoundError';
-  constructor(
-    readonly jobId: string,
-    detail = 'no such job',
-  ) {
-    super('JOB_NOT_FOUND', `job ${jobId}: ${detail}`);
   }
 }
 

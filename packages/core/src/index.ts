@@ -5,7 +5,6 @@ export {
   InvalidOptionError,
   PayloadTooLargeError,
   LeaseLostError,
-  JobNotFoundError,
   ConnectionClosedError,
   DecodeError,
   JobTimeoutError,
