@@ -35,7 +35,8 @@ export class DeadLetters {
   /**
    * Lists dead jobs, oldest death first, a page at a time (`limit` 1–1000, default 100).
    * @example
-   * for (const job of await queue.dead.list({ limit: 20 })) console.log(job.id, job.lastError?.message)
+   * const page = await queue.dead.list({ offset: 0, limit: 20 })
+   * const reasons = page.map((job) => `${job.id}: ${job.lastError?.message}`)
    */
   async list(page: { offset?: number; limit?: number } = {}): Promise<JobInfo[]> {
     const p = checkObject<{ offset?: number; limit?: number }>('page', page);

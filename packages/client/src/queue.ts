@@ -65,7 +65,7 @@ export interface BulkJob<T> {
  * @example
  * const queue = new Queue<{ imageUrl: string }>('images', { connection: 'redis://127.0.0.1:6379' })
  * const id = await queue.add({ imageUrl: 'https://example.com/cat.png' }, { attempts: 5 })
- * console.log(await queue.getJob(id))
+ * const job = await queue.getJob(id) // { id, state: 'ready', data, attemptsMade: 0, ... }
  * await queue.close()
  */
 export class Queue<T = unknown> {
