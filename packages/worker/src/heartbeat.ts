@@ -1,4 +1,4 @@
-import { ResultCode } from '@kyoo/core';
+import { ResultCode, setLongTimeout, type LongTimer } from '@kyoo/core';
 import type { InFlight, Settler } from './settle.js';
 import type { Worker } from './worker.js';
 
@@ -8,7 +8,8 @@ import type { Worker } from './worker.js';
  * timer per job.
  */
 export class Heartbeat<T, R> {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimer | undefined;
+  private stopped = false;
   private beating = false;
 
   constructor(
@@ -16,13 +17,18 @@ export class Heartbeat<T, R> {
     private readonly settler: Settler<T, R>,
   ) {}
 
+  /** Beats every `heartbeatMs` (a long timer: intervals past 2^31-1 ms would fire every millisecond). */
   start(): void {
-    this.timer = setInterval(() => void this.beat(), this.w.opts.heartbeatMs);
-    this.timer.unref();
+    if (this.stopped) return;
+    this.timer = setLongTimeout(() => {
+      this.start();
+      void this.beat();
+    }, this.w.opts.heartbeatMs).unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    this.timer?.clear();
   }
 
   private async beat(): Promise<void> {

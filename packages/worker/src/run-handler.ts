@@ -1,4 +1,4 @@
-import { HandlerError, JobTimeoutError } from '@kyoo/core';
+import { HandlerError, JobTimeoutError, setLongTimeout, type LongTimer } from '@kyoo/core';
 import type { Handler, Job } from './job.js';
 
 /** Turns whatever a handler threw into an `Error` with a readable message. */
@@ -33,17 +33,17 @@ export function runHandler<T, R>(
   failed: (err: unknown) => void,
 ): void {
   let settled = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const ok = (value: R): void => {
     if (settled) return;
     settled = true;
-    if (timer) clearTimeout(timer);
+    timer?.clear();
     done(value);
   };
   const fail = (err: unknown): void => {
     if (settled) return;
     settled = true;
-    if (timer) clearTimeout(timer);
+    timer?.clear();
     failed(toError(err));
   };
   let out: Promise<R> | R;
@@ -58,7 +58,7 @@ export function runHandler<T, R>(
     return;
   }
   if (timeoutMs > 0) {
-    timer = setTimeout(() => {
+    timer = setLongTimeout(() => {
       const err = new JobTimeoutError(job.id, timeoutMs);
       controller?.abort(err);
       fail(err);
