@@ -103,9 +103,9 @@ export class Settler<T, R> {
         await sleep(Math.min(5000, 50 * 2 ** streak));
       }
     }
-    w.emit('failed', job as Job<T>, error);
-    if (dead) w.emit('dead', job, error);
-    else w.emit('retried', job as Job<T>, error, delayMs);
+    w.notify('failed', job as Job<T>, error);
+    if (dead) w.notify('dead', job, error);
+    else w.notify('retried', job as Job<T>, error, delayMs);
   }
 
   private retryDelay(entry: InFlight<T>, attempt: number, error: Error): number {
