@@ -7,6 +7,7 @@
 //   nothing at all;
 // - random payloads round-trip exactly through add -> getJob and add -> worker handler.
 import { InvalidOptionError, KyooError, PayloadTooLargeError, Queue, Worker } from 'kyoo';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -393,6 +394,15 @@ function hasProtoKey(v: unknown): boolean {
   }
   return false;
 }
+/** `v` with every null-prototype object given Object.prototype (what the codec gives back for them). */
+function withPlainPrototypes(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withPlainPrototypes);
+  if (v instanceof Set) return new Set([...v].map(withPlainPrototypes));
+  if (v && typeof v === 'object' && (Object.getPrototypeOf(v) === null || Object.getPrototypeOf(v) === Object.prototype)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withPlainPrototypes(x)]));
+  }
+  return v;
+}
 /** True when `v` holds -0 anywhere (msgpack writes it as the integer 0, as JSON does). */
 function hasNegativeZero(v: unknown): boolean {
   if (Object.is(v, -0)) return true;
@@ -434,6 +444,43 @@ describe('payload fuzz: data round-trips exactly', () => {
       }), { numRuns: 150 });
     } finally {
       await worker.close(0);
+      await queue.close();
+      await wipe();
+    }
+  });
+
+  test('any value at all is either kept exactly (BigInts, undefined, Sets, Dates, typed arrays) or refused, never changed', async () => {
+    const name = uniqueQueueName('fuzz-exact');
+    const queue = new Queue(name, { connection: url });
+    const anything = fc.anything({
+      withBigInt: true, withDate: true, withNullPrototype: true, withTypedArray: true, withSparseArray: true,
+      withBoxedValues: true, withMap: true, withSet: true, withObjectString: true, maxDepth: 3,
+    });
+    let kept = 0;
+    let refused = 0;
+    try {
+      await fc.assert(fc.asyncProperty(fc.oneof(anything, fc.bigInt(), fc.double()), async (data) => {
+        const id = await queue.add(data).catch((err: unknown) => {
+          expect(err).toBeInstanceOf(InvalidOptionError);
+          expect((err as InvalidOptionError).option).toBe('data');
+          return null;
+        });
+        if (id === null) {
+          refused++;
+          expect(await dbsize()).toBe(0);
+          return;
+        }
+        kept++;
+        const snapshot = await queue.getJob(id);
+        expect(snapshot?.decodeError).toBeUndefined();
+        // documented: an Object.create(null) object comes back as an ordinary one with the same keys
+        expect(isDeepStrictEqual(snapshot?.data, withPlainPrototypes(data)), `${id}`).toBe(true);
+        await wipe();
+      }), { numRuns: 300 });
+      // both outcomes were exercised
+      expect(kept).toBeGreaterThan(30);
+      expect(refused).toBeGreaterThan(30);
+    } finally {
       await queue.close();
       await wipe();
     }

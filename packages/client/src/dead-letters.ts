@@ -1,4 +1,4 @@
-import { ResultCode, checkInt, checkKnownKeys, checkObject, type QueueKeys, type ScriptRunner } from '@kyoo/core';
+import { ResultCode, checkId, checkInt, checkKnownKeys, checkObject, InvalidOptionError, type QueueKeys, type ScriptRunner } from '@kyoo/core';
 import type { Redis } from 'ioredis';
 import { readJob, type JobInfo } from './job-info.js';
 
@@ -50,6 +50,7 @@ export class DeadLetters {
 
   /** One dead job, or `null` when the id is not in the dead-letter queue. */
   async get(id: string): Promise<JobInfo | null> {
+    checkId('id', id);
     const job = await readJob(this.redis(), this.keys, id);
     return job?.state === 'dead' ? job : null;
   }
@@ -69,6 +70,7 @@ export class DeadLetters {
 
   private async apply(script: 'replay' | 'purge', ids: string | readonly string[] | 'all'): Promise<DeadLetterResult> {
     const out: DeadLetterResult = { done: [], notDead: [], notFound: [] };
+    if (ids !== 'all') checkIds(ids);
     if (ids === 'all') {
       for (;;) {
         const page = await this.redis().zrange(this.keys.dead, 0, PAGE - 1);
@@ -89,5 +91,16 @@ export class DeadLetters {
       else if (code === ResultCode.NOT_DEAD) out.notDead.push(id);
       else out.notFound.push(id);
     });
+  }
+}
+
+/** Checks the ids given to replay or purge: one id, or an array of ids (an empty array does nothing). */
+function checkIds(ids: unknown): void {
+  if (typeof ids === 'string') {
+    checkId('ids', ids);
+  } else if (Array.isArray(ids)) {
+    for (let i = 0; i < ids.length; i++) checkId(`ids[${i}]`, ids[i]);
+  } else {
+    throw new InvalidOptionError('ids', `expected a job id, an array of job ids or 'all', got ${ids === null ? 'null' : typeof ids}`);
   }
 }

@@ -15,6 +15,7 @@ export {
   DecodeError,
   JobTimeoutError,
   HandlerError,
+  ListenerError,
   ResultCode,
 } from '@kyoo/core';
 export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption } from '@kyoo/core';

@@ -1,4 +1,4 @@
-import { decode, decodeErrors, decodeRecord, type JobError, type QueueKeys } from '@kyoo/core';
+import { decodeData, decodeErrors, decodeRecord, type JobError, type QueueKeys } from '@kyoo/core';
 import type { Redis } from 'ioredis';
 
 /** Where a job is in its life. */
@@ -65,14 +65,14 @@ export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promis
     const record = decodeRecord(raw);
     info.attempts = record.attempts;
     info.createdAt = record.createdAt;
-    info.data = decode(record.payload, 'job payload');
+    info.data = decodeData(record.payload, 'job payload');
   } catch (err) {
     info.decodeError = (err as Error).message;
   }
   const result = v[7] as Buffer | null;
   if (result) {
     try {
-      info.result = decode(result, 'job result');
+      info.result = decodeData(result, 'job result');
     } catch {
       // an unreadable result leaves `result` unset; the job itself is fine
     }

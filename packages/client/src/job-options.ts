@@ -6,7 +6,7 @@ import {
   checkInt,
   checkKnownKeys,
   checkObject,
-  encode,
+  encodeData,
   encodeRecord,
   resolveBackoff,
   type BackoffOptions,
@@ -21,9 +21,12 @@ export interface JobOptions {
    * and resolves with that id, so adds with ids are idempotent.
    */
   jobId?: string;
-  /** Run no sooner than this many ms from now. @defaultValue `0` */
+  /** Run no sooner than this many ms from now (at most about 10 years). @defaultValue `0` */
   delayMs?: number;
-  /** Run no sooner than this time (a `Date` or ms since epoch). Exclusive with `delayMs`. */
+  /**
+   * Run no sooner than this time (a `Date` or ms since epoch); a time in the
+   * past runs now. At most about 10 years ahead, like `delayMs`. Exclusive with `delayMs`.
+   */
   runAt?: Date | number;
   /** Runs before the job goes to the dead-letter queue (a lease is a run). @defaultValue `3` */
   attempts?: number;
@@ -34,17 +37,6 @@ export interface JobOptions {
 }
 
 const KNOWN = ['jobId', 'delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs'] as const;
-
-/** "__proto__" as a msgpack fixstr. */
-const PROTO_KEY = Buffer.from([0xa9, ...Buffer.from('__proto__')]);
-
-function hasProtoKey(value: unknown, depth: number): boolean {
-  if (typeof value !== 'object' || value === null || depth > 200) return false;
-  if (Array.isArray(value)) return value.some((v) => hasProtoKey(v, depth + 1));
-  if (value instanceof Map) return [...value.entries()].some(([k, v]) => k === '__proto__' || hasProtoKey(v, depth + 1));
-  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
-  return Object.values(value).some((v) => hasProtoKey(v, depth + 1));
-}
 
 /** Job defaults after validation (a queue's `defaultJobOptions` over the library defaults). */
 export interface ResolvedDefaults {
@@ -98,24 +90,18 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
     if (typeof at !== 'number' || !Number.isFinite(at)) {
       throw new InvalidOptionError('runAt', 'expected a valid Date or a number of ms since epoch');
     }
-    delayMs = Math.max(0, Math.min(MAX_DURATION_MS, Math.round(at - Date.now())));
+    const ahead = Math.round(at - Date.now());
+    if (ahead > MAX_DURATION_MS) {
+      throw new InvalidOptionError('runAt', `expected a time at most ${MAX_DURATION_MS} ms (about 10 years) ahead, like delayMs; got ${ahead} ms ahead`);
+    }
+    delayMs = Math.max(0, ahead);
   }
   const attempts = o.attempts === undefined ? defaults.attempts : checkInt('attempts', o.attempts, 1, 1_000_000);
   const backoff = o.backoff === undefined ? defaults.backoff : resolveBackoff('backoff', o.backoff, defaults.backoff);
   const timeoutMs = o.timeoutMs === undefined ? defaults.timeoutMs : checkInt('timeoutMs', o.timeoutMs, 0, MAX_DURATION_MS);
 
-  let payload: Buffer;
-  try {
-    payload = encode(data);
-  } catch (cause) {
-    throw new InvalidOptionError('data', `the payload cannot be encoded as msgpack: ${(cause as Error).message}`);
-  }
+  const payload = encodeData('data', data);
   if (payload.length > maxPayloadBytes) throw new PayloadTooLargeError(payload.length, maxPayloadBytes);
-  // msgpack decoders rename a "__proto__" key (prototype-pollution guard): refuse it rather than change the data.
-  // The byte search is cheap; the walk only runs when those bytes appear.
-  if (payload.includes(PROTO_KEY) && hasProtoKey(data, 0)) {
-    throw new InvalidOptionError('data', 'a key named "__proto__" would not survive decoding; rename it');
-  }
 
   const record = encodeRecord({
     payload,

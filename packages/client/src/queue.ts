@@ -5,6 +5,7 @@ import {
   JOB_DEFAULTS,
   ResultCode,
   ScriptRunner,
+  checkId,
   checkInt,
   checkKnownKeys,
   checkObject,
@@ -134,7 +135,7 @@ export class Queue<T = unknown> {
 
   /** A snapshot of one job, or `null` if there is no such job (completed jobs are removed unless kept). */
   async getJob(id: string): Promise<JobInfo<T> | null> {
-    checkId(id);
+    checkId('id', id);
     return (await readJob(this.redis(), this.keys, id)) as JobInfo<T> | null;
   }
 
@@ -169,7 +170,7 @@ export class Queue<T = unknown> {
    * it loses its lease. Resolves `false` when there was no such job.
    */
   async remove(id: string): Promise<boolean> {
-    checkId(id);
+    checkId('id', id);
     const code = (await this.scripts.run(this.redis(), 'remove', [id])) as number;
     return code === ResultCode.OK;
   }
@@ -188,6 +189,3 @@ export class Queue<T = unknown> {
   }
 }
 
-function checkId(id: unknown): void {
-  if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'expected a job id (a non-empty string)');
-}

@@ -1,12 +1,112 @@
 import { Packr } from 'msgpackr';
-import { DecodeError } from './errors.js';
+import { DecodeError, InvalidOptionError } from './errors.js';
 
 /**
  * msgpack in plain mode (no record extension), so Redis's built-in `cmsgpack`
- * can read what the client writes: scripts decode a job record when a lease
- * expires, and error entries when they append to a job's history.
+ * can read what the client writes: scripts decode a job record's header when
+ * a lease expires, and error entries when they append to a job's history.
  */
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, mapsAsObjects: true, int64AsType: 'number' });
+
+/**
+ * msgpack for your data (job payloads and results), which scripts never
+ * read: msgpackr's extensions keep `undefined`, BigInts of any size, `Set`,
+ * `Date` and typed arrays exactly. {@link checkExact} refuses what would not
+ * come back the same.
+ */
+const dataPackr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, int64AsType: 'bigint', useBigIntExtension: true });
+
+/** Deepest nesting accepted in data (deeper is most likely a cycle). */
+const MAX_DEPTH = 256;
+
+const TYPED_ARRAYS = [
+  Uint8Array, Uint8ClampedArray, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+] as const;
+
+/**
+ * Throws {@link InvalidOptionError} (naming `option` and the path inside it)
+ * when `value` holds something the data codec would not give back exactly:
+ * a `Map` (it would come back as an object), `-0` (as `0`), an array with
+ * holes, a class instance other than `Date`, `Set`, `Buffer` and typed
+ * arrays (its class would be lost), a function, a symbol, a symbol key, a
+ * `__proto__` key (decoders rename it), or nesting deeper than 256 levels.
+ */
+export function checkExact(option: string, value: unknown): void {
+  const fail = (path: string, what: string): never => {
+    throw new InvalidOptionError(option, `${path === '' ? 'the value' : path} is ${what}, which would not come back the same from Redis; ${hint(what)}`);
+  };
+  const walk = (v: unknown, path: string, depth: number): void => {
+    switch (typeof v) {
+      case 'string': case 'boolean': case 'undefined': case 'bigint':
+        return;
+      case 'number':
+        if (Object.is(v, -0)) fail(path, '-0');
+        return;
+      case 'function': case 'symbol':
+        fail(path, `a ${typeof v}`);
+    }
+    if (v === null) return;
+    if (depth > MAX_DEPTH) fail(path, `nested deeper than ${MAX_DEPTH} levels (a cycle?)`);
+    const o = v as object;
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        if (!(i in o)) fail(`${path}[${i}]`, 'a hole in an array');
+        walk(o[i], `${path}[${i}]`, depth + 1);
+      }
+      return;
+    }
+    const proto: unknown = Object.getPrototypeOf(o);
+    if (proto === Object.prototype || proto === null) {
+      if (Object.getOwnPropertySymbols(o).length > 0) fail(path, 'an object with symbol keys');
+      for (const key in o) {
+        if (!Object.prototype.hasOwnProperty.call(o, key)) continue;
+        if (key === '__proto__') fail(path, 'an object with a "__proto__" key');
+        walk((o as Record<string, unknown>)[key], path === '' ? key : `${path}.${key}`, depth + 1);
+      }
+      if (Object.prototype.hasOwnProperty.call(o, '__proto__')) fail(path, 'an object with a "__proto__" key');
+      return;
+    }
+    if (o instanceof Date || Buffer.isBuffer(o) || TYPED_ARRAYS.some((t) => o instanceof t)) return;
+    if (o instanceof Set) {
+      let i = 0;
+      for (const member of o) walk(member, `${path}<set member ${i++}>`, depth + 1);
+      return;
+    }
+    if (o instanceof Map) fail(path, 'a Map');
+    fail(path, `an instance of ${(o.constructor as { name?: string } | undefined)?.name || 'a class'}`);
+  };
+  walk(value, '', 0);
+}
+
+function hint(what: string): string {
+  if (what === 'a Map') return 'use a plain object (Object.fromEntries) or an array of [key, value] pairs';
+  if (what.startsWith('an instance')) return 'send plain data (an object, array, string, number, ...) and rebuild the instance in the worker';
+  if (what === '-0') return 'send 0';
+  return 'send plain data';
+}
+
+/**
+ * Encodes your data (a payload or result) exactly, or throws
+ * {@link InvalidOptionError} naming `option` when it cannot round-trip (see {@link checkExact}).
+ */
+export function encodeData(option: string, value: unknown): Buffer {
+  checkExact(option, value);
+  try {
+    return dataPackr.pack(value);
+  } catch (cause) {
+    throw new InvalidOptionError(option, `it cannot be encoded as msgpack: ${(cause as Error).message}`);
+  }
+}
+
+/** Decodes data written by {@link encodeData}, throwing {@link DecodeError} on malformed input. */
+export function decodeData(bytes: Uint8Array, what = 'data'): unknown {
+  try {
+    return dataPackr.unpack(bytes);
+  } catch (cause) {
+    throw new DecodeError(`could not decode ${what}: ${(cause as Error).message ?? String(cause)}`, { cause });
+  }
+}
 
 /** Encodes any msgpack-able value. */
 export function encode(value: unknown): Buffer {

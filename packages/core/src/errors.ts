@@ -7,6 +7,7 @@ export type KyooErrorCode =
   | 'DECODE_FAILED'
   | 'JOB_TIMEOUT'
   | 'HANDLER_FAILED'
+  | 'LISTENER_FAILED'
   | 'NOT_DURABLE';
 
 /** Base class of every error kyoo throws or emits. */
@@ -90,5 +91,30 @@ export class HandlerError extends KyooError {
   override readonly name = 'HandlerError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('HANDLER_FAILED', message, options);
+  }
+}
+
+/**
+ * A listener of yours threw (or its promise rejected) while kyoo called it.
+ * The worker carries on; this error is emitted as an `'error'` event, with
+ * what was thrown as `cause`.
+ */
+export class ListenerError extends KyooError {
+  override readonly name = 'ListenerError';
+  constructor(
+    /** The event whose listener threw, e.g. `completed`. */
+    readonly event: string,
+    cause: unknown,
+  ) {
+    super('LISTENER_FAILED', `a '${event}' listener threw: ${describeThrown(cause)}; the worker carried on`, { cause });
+  }
+}
+
+function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
+  try {
+    return String(thrown);
+  } catch {
+    return Object.prototype.toString.call(thrown);
   }
 }

@@ -9,10 +9,11 @@ export {
   DecodeError,
   JobTimeoutError,
   HandlerError,
+  ListenerError,
 } from './errors.js';
 export type { KyooErrorCode } from './errors.js';
 export { ResultCode } from './codes.js';
-export { encode, decode, encodeRecord, decodeRecord, decodeErrors, BACKOFF_TYPES } from './codec.js';
+export { encode, decode, encodeData, decodeData, checkExact, encodeRecord, decodeRecord, decodeErrors, BACKOFF_TYPES } from './codec.js';
 export type { JobRecord, JobError } from './codec.js';
 export { ScriptRunner } from './scripts.js';
 export type { ScriptName } from './scripts.js';
@@ -22,6 +23,7 @@ export type { ConnectionOption, OwnedConnection } from './connection.js';
 export {
   JOB_DEFAULTS,
   MAX_DURATION_MS,
+  checkId,
   checkInt,
   checkNumber,
   checkObject,
@@ -31,3 +33,5 @@ export {
 } from './options.js';
 export type { BackoffOptions, ResolvedBackoff } from './options.js';
 export { log, short } from './log.js';
+export { setLongTimeout, MAX_TIMER_MS } from './timers.js';
+export type { LongTimer } from './timers.js';

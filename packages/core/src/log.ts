@@ -1,7 +1,14 @@
 import createDebug from 'debug';
 
+/** One `debug` logger (typed here so that kyoo's published types do not need `@types/debug`). */
+export interface Logger {
+  (formatter: string, ...args: unknown[]): void;
+  /** Whether this namespace is enabled (`DEBUG=kyoo:*`). */
+  readonly enabled: boolean;
+}
+
 /** Debug loggers under the `kyoo:*` namespaces (enable with `DEBUG=kyoo:*`). */
-export const log = {
+export const log: { readonly client: Logger; readonly worker: Logger; readonly scripts: Logger } = {
   client: createDebug('kyoo:client'),
   worker: createDebug('kyoo:worker'),
   scripts: createDebug('kyoo:scripts'),

@@ -65,6 +65,13 @@ export function checkKnownKeys(option: string, value: object, known: readonly st
   }
 }
 
+/** Throws {@link InvalidOptionError} naming `option` unless `value` is a job id: a non-empty string. */
+export function checkId(option: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidOptionError(option, `expected a job id (a non-empty string), got ${value === '' ? 'an empty string' : show(value)}`);
+  }
+}
+
 /** Validated, complete backoff settings. */
 export type ResolvedBackoff = Required<BackoffOptions>;
 

@@ -10,5 +10,6 @@ export {
   DecodeError,
   JobTimeoutError,
   HandlerError,
+  ListenerError,
 } from '@kyoo/core';
 export type { KyooErrorCode } from '@kyoo/core';

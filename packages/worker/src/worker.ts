@@ -3,16 +3,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InvalidOptionError,
   LeaseLostError,
+  ListenerError,
+  MAX_DURATION_MS,
   ResultCode,
   ScriptRunner,
   connect,
-  decode,
+  decodeData,
   decodeRecord,
   duplicate,
-  encode,
+  encodeData,
   log,
   queueKeys,
   release,
+  checkInt,
+  setLongTimeout,
+  type LongTimer,
   type JobRecord,
   type OwnedConnection,
   type QueueKeys,
@@ -21,6 +26,7 @@ import type { Redis } from 'ioredis';
 import type { Handler, Job } from './job.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { Heartbeat } from './heartbeat.js';
+import { callListeners } from './listeners.js';
 import { runHandler } from './run-handler.js';
 import { Settler, type InFlight } from './settle.js';
 
@@ -34,7 +40,11 @@ export interface WorkerEvents<T, R> {
   retried: [job: Job<T>, error: Error, delayMs: number];
   /** The job moved to the dead-letter queue (out of attempts, or undecodable). */
   dead: [job: Job<T | undefined>, error: Error];
-  /** A problem of the worker's own: Redis errors (retried), lost leases (`LeaseLostError`). */
+  /**
+   * A problem of the worker's own: Redis errors (retried), lost leases
+   * (`LeaseLostError`), a listener of yours that threw (`ListenerError`).
+   * The worker carries on after each.
+   */
   error: [error: Error];
 }
 
@@ -122,9 +132,16 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   /**
    * Stops leasing, lets running jobs finish for up to `graceMs`, then aborts
    * the rest (their signals fire) and releases their leases so another
-   * worker takes them at once. Always resolves, even when Redis is down.
+   * worker takes them at once. Always resolves, even when Redis is down;
+   * rejects with {@link InvalidOptionError} (and closes nothing) when
+   * `graceMs` is not an integer from 0 to about 10 years.
    */
-  close(graceMs = this.opts.closeGraceMs): Promise<void> {
+  close(graceMs: number = this.opts.closeGraceMs): Promise<void> {
+    try {
+      checkInt('graceMs', graceMs, 0, MAX_DURATION_MS);
+    } catch (err) {
+      return Promise.reject(err); // nothing stops: the worker goes on as it was
+    }
     this.closing ??= this.shutdown(graceMs);
     return this.closing;
   }
@@ -132,7 +149,16 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   /** @internal report a worker-level problem without throwing when nobody listens */
   emitError(err: Error): void {
     log.worker('%s: %s', this.name, err.message);
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    // an 'error' listener that throws has nowhere else to go: it is logged
+    callListeners(this, 'error', [err], (thrown) => log.worker('%s: %s', this.name, new ListenerError('error', thrown).message));
+  }
+
+  /**
+   * @internal emit a job event: each listener is called on its own, and one
+   * that throws (or rejects) is reported as an 'error' event ({@link ListenerError}).
+   */
+  notify<E extends 'completed' | 'failed' | 'retried' | 'dead'>(event: E, ...args: WorkerEvents<T, R>[E]): void {
+    callListeners(this, event, args, (thrown) => this.emitError(new ListenerError(event, thrown)));
   }
 
   /** @internal a slot freed or an ack is pending: run the pump soon, once for many events */
@@ -151,9 +177,11 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     let encoded: Buffer | '' = '';
     if (this.opts.keepCount > 0 && result !== undefined) {
       try {
-        encoded = encode(result);
+        encoded = encodeData('result', result);
       } catch (err) {
-        log.worker('job %s: result not kept, it cannot be encoded: %s', job.id, (err as Error).message);
+        // the job still completes; its result is not kept rather than kept changed
+        const why = (err as Error).message.replace(/^invalid result: /, '');
+        this.emitError(new InvalidOptionError('result', `job ${job.id} completed, but its result was not kept: ${why}`));
       }
     }
     this.acks.push({ entry, job, result, encoded });
@@ -243,7 +271,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     codes.forEach((code, i) => {
       const a = acks[i]!;
       if (code === ResultCode.OK || code === ResultCode.DONE_ALREADY) {
-        if (listening) this.emit('completed', a.job, a.result);
+        if (listening) this.notify('completed', a.job, a.result);
       } else this.emitError(new LeaseLostError(a.entry.id, 'ack'));
     });
     return lease;
@@ -293,7 +321,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     let record: JobRecord;
     try {
       record = decodeRecord(raw);
-      job = { id, data: decode(record.payload, 'job payload') as T, attempt, attempts: record.attempts, createdAt: record.createdAt };
+      job = { id, data: decodeData(record.payload, 'job payload') as T, attempt, attempts: record.attempts, createdAt: record.createdAt };
     } catch (err) {
       // retrying cannot make bytes decodable: straight to the dead-letter queue
       void this.settler.fail(entry, { id, data: undefined, attempt, attempts: attempt, createdAt: 0 }, err, true);
@@ -358,7 +386,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
+  let timer: LongTimer | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setLongTimeout(r, ms)))]);
+  timer?.clear();
 }
