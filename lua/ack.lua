@@ -1,68 +1,75 @@
 -- ack: complete a batch of leased jobs and, in the same round trip, lease the
 -- next batch. An ack whose fencing token is stale is refused and changes nothing.
 --
--- KEYS[1]  ready     list
--- KEYS[2]  delayed   zset
--- KEYS[3]  leased    zset
--- KEYS[4]  runs      hash
--- KEYS[5]  jobs      hash
--- KEYS[6]  errors    hash
--- KEYS[7]  dead      zset
--- KEYS[8]  meta      hash
--- KEYS[9]  wake      list
--- KEYS[10] fence     string
--- KEYS[11] done      zset   completed jobs kept by retention, scored by completion ms (µs fraction)
--- KEYS[12] results   hash   results of kept jobs
+-- KEYS[1]  ready       list
+-- KEYS[2]  prio        zset
+-- KEYS[3]  priorities  hash
+-- KEYS[4]  delayed     zset
+-- KEYS[5]  leased      zset
+-- KEYS[6]  runs        hash
+-- KEYS[7]  jobs        hash
+-- KEYS[8]  errors      hash
+-- KEYS[9]  dead        zset
+-- KEYS[10] done        zset   completed jobs kept by the policy, scored by completion ms (µs fraction)
+-- KEYS[11] results     hash   results of kept jobs
+-- KEYS[12] meta        hash   state and policy (keep_count, keep_age_ms, max_errors, ...)
+-- KEYS[13] wake        list
+-- KEYS[14] fence       string
+-- KEYS[15] dedup       hash   a completed job frees its dedup key
+-- KEYS[16] dedup_exp   zset
 --
--- ARGV[1] n           int    jobs to lease after acking (0 = none)
--- ARGV[2] lease_ms    int
--- ARGV[3] rnd         float  in [0, 1), jitter for reclaimed jobs
--- ARGV[4] max_errors  int
--- ARGV[5] keep_count  int    completed jobs to keep (0 = remove at once)
--- ARGV[6] keep_age_ms int    drop kept jobs older than this (0 = no age limit)
--- ARGV[7] count       int    number of acks m
--- then m triples: id, token, result (msgpack bytes, '' for none)
+-- ARGV[1] n         int     jobs to lease after acking (0 = none)
+-- ARGV[2] lease_ms  int
+-- ARGV[3] rnd       float   in [0, 1), jitter for reclaimed jobs
+-- ARGV[4] nonce     string  random per call, part of every new token
+-- ARGV[5..] acks    {id: string, token: string, result: bytes, dedup: string}  result '' for none; dedup: the job's until-complete dedup key, '' for none
 --
+-- Reply: ack
 -- Returns {{code1, ..., codem}, lease_reply}: per ack OK, LEASE_LOST (the
--- token is not the job's lease: it expired, or the job was removed), or
+-- token is not the job's lease: it expired, or the job was removed),
+-- CANCELLED (the job was cancelled while it ran: it stays cancelled), or
 -- DONE_ALREADY (this same ack was applied before, seen for kept jobs only);
--- then the lease reply of lease.lua (next_in_ms first).
+-- then the lease reply of includes/lease.lua (next_in_ms first).
 --!include codes
 --!include now
---!include wake
---!include record
---!include errors
---!include runs
+--!include policy
+--!include promote
+--!include reclaim
 --!include lease
 
-local keep_count, keep_age = tonumber(ARGV[5]), tonumber(ARGV[6])
-local m = tonumber(ARGV[7])
+local pol = read_policy(K.meta)
+local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
+local d = { dedup = K.dedup, dedup_exp = K.dedup_exp }
+local keep_count, keep_age = pol.keep_count, pol.keep_age_ms
 -- kept jobs are scored to the microsecond (plus their place in the batch), so
 -- that retention trims them in completion order even within one millisecond
 local precise = now_ms(true)
 local now = math.floor(precise)
+local m = A.acks_n
 local codes, ids = {}, {}
-for i = 0, m - 1 do ids[#ids + 1] = ARGV[8 + i * 3] end
+for i = 1, m do ids[i] = acks(i) end
 
 if m > 0 then
   local tokens = redis.call('HMGET', K.runs, unpack(ids))
   local acked, done, results, kept_runs = {}, {}, {}, {}
-  for i = 0, m - 1 do
-    local id, token, result = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
-    if tokens[i + 1] == token then
-      codes[#codes + 1] = CODE.OK
+  for i = 1, m do
+    local id, token, result, dkey = acks(i)
+    if tokens[i] == token then
+      codes[i] = CODE.OK
       acked[#acked + 1] = id
+      dedup_release(d, dkey, id)
       if keep_count > 0 then
-        done[#done + 1] = precise + #done * 0.0005; done[#done + 1] = id
-        -- "<attempts>:<fence>:done" keeps the attempts readable and marks which lease completed it
+        done[#done + 1] = score(precise + #done * 0.0005); done[#done + 1] = id
+        -- "<token>:done" keeps the attempts readable and marks which lease completed it
         kept_runs[#kept_runs + 1] = id; kept_runs[#kept_runs + 1] = token .. ':done'
         if result ~= '' then results[#results + 1] = id; results[#results + 1] = result end
       end
-    elseif tokens[i + 1] == token .. ':done' then
-      -- this very ack was applied before (a client resent it after a reconnect)
-      codes[#codes + 1] = CODE.DONE_ALREADY
+    elseif tokens[i] == token .. ':done' then
+      codes[i] = CODE.DONE_ALREADY -- this very ack was applied before (a client resent it after a reconnect)
+    elseif tokens[i] == token .. ':cancelled' then
+      codes[i] = CODE.CANCELLED
     else
-      codes[#codes + 1] = CODE.LEASE_LOST
+      codes[i] = CODE.LEASE_LOST
     end
   end
   if #acked > 0 then
@@ -76,9 +83,10 @@ if m > 0 then
       redis.call('HDEL', K.runs, unpack(acked))
       -- most jobs never failed: skip the error cleanup when no job has errors
       if redis.call('HLEN', K.errors) > 0 then redis.call('HDEL', K.errors, unpack(acked)) end
+      ready_forget(K.priorities, acked)
     end
   end
-  if keep_count > 0 then
+  if keep_count > 0 or redis.call('ZCARD', K.done) > 0 then
     -- retention: drop the oldest past keep_count, and those older than keep_age
     local drop = {}
     local over = redis.call('ZCARD', K.done) - keep_count
@@ -98,12 +106,14 @@ if m > 0 then
       redis.call('HDEL', K.results, unpack(drop))
       redis.call('HDEL', K.runs, unpack(drop))
       redis.call('HDEL', K.errors, unpack(drop))
+      ready_forget(K.priorities, drop)
     end
   end
 end
 
-local n = tonumber(ARGV[1])
-if n > 0 then promote(now) end
-reclaim(now, tonumber(ARGV[3]), tonumber(ARGV[4]))
+if A.n > 0 then promote(K.delayed, rq, precise, pol.aging_ms) end
+reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
+  rq, d, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker that acks held leases already: no announcement (it would wake idle workers per job)
-return { codes, lease_batch(now, n, tonumber(ARGV[2]), false) }
+return { codes, lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence },
+  rq, pol, now, A.n, A.lease_ms, false, A.nonce) }

@@ -1,71 +1,146 @@
 -- enqueue: add one or more jobs atomically (add, addBulk and same-tick adds
 -- batched by the client all arrive here as one call).
 --
--- KEYS[1] jobs     hash    job id -> record
--- KEYS[2] ready    list    jobs due now are appended here
--- KEYS[3] delayed  zset    jobs with a delay, scored by run-at ms
--- KEYS[4] ids      string  counter for generated ids (clients reserve blocks of it)
--- KEYS[5] wake     list    wake token for idle workers
+-- KEYS[1]  jobs        hash    job id -> record
+-- KEYS[2]  ready       list    jobs due now without a priority are appended here
+-- KEYS[3]  prio        zset    jobs due now with a priority
+-- KEYS[4]  priorities  hash    job id -> priority, for jobs with one
+-- KEYS[5]  delayed     zset    jobs with a delay, scored by run-at ms
+-- KEYS[6]  meta        hash    policy: max_waiting, aging_ms
+-- KEYS[7]  ids         string  counter for generated ids (clients reserve blocks of it)
+-- KEYS[8]  wake        list    wake token for idle workers
+-- KEYS[9]  dedup       hash    dedup key -> id of the job holding it
+-- KEYS[10] dedup_exp   zset    dedup keys with a window, scored by its end ms
 --
--- ARGV[1] count    int     number of jobs n
--- then n quadruples:
---   id       string  the job id
---   gen      int     1 = an id the client took from a block it reserved on `ids`
---                    (see IdBlocks), 0 = the caller's own id
---   delay    int     ms from now until the job may run (0 = now)
---   record   bytes   the job record (see includes/record.lua)
+-- ARGV[1] all_or_nothing  bool  1 = if max_waiting refuses one job, refuse all (addBulk)
+-- ARGV[2] reserve         int   jobs of the same addBulk still to come in later calls (they need room too)
+-- ARGV[3..] jobs  {id: string, gen: bool, delay: int, priority: int, dedup: string, dedup_mode: int, dedup_ms: int, record: bytes}
+--   id: the job id; gen: an id the client took from a block it reserved on `ids`
+--   (see IdBlocks), not the caller's own; delay: ms from now until it may run;
+--   dedup: '' or a key; dedup_mode: 1 until the job completes, 2 a window from
+--   the first add, 3 debounce; dedup_ms: the window (0 = none, mode 1 only)
 --
--- Returns a flat array {id1, code1, id2, code2, ...} in input order. A
--- caller's own id that exists already gives DUPLICATE and changes nothing
--- (adds with ids are idempotent). A generated id that exists with the same
--- record is this very add sent twice (a client resends a command whose reply
--- was lost in a reconnect): OK, nothing changes. A generated id that exists
--- with another record (the counter went back, e.g. Redis lost its last
--- writes) gets a fresh id from `ids`: OK, under the new id.
+-- Reply: enqueue
+-- Returns a flat array {id1, code1, id2, code2, ...} in input order:
+--   OK; DUPLICATE: a caller's own id that exists already (changes nothing:
+--   adds with ids are idempotent); DEDUPLICATED: a live job holds the dedup
+--   key, its id is returned (debounce: its record is replaced and its run-at
+--   pushed to now + dedup_ms); QUEUE_FULL: max_waiting reached, nothing
+--   written for it. A generated id that exists with the same record is this
+--   very add sent twice (a client resends a command whose reply was lost in a
+--   reconnect): OK, nothing changes. A generated id that exists with another
+--   record (the counter went back) gets a fresh id from `ids`: OK.
 --!include codes
 --!include now
+--!include policy
+--!include ready
 --!include wake
---!include runs
+--!include dedup
 
-local n = tonumber(ARGV[1])
-local ids = {}
-for i = 0, n - 1 do ids[#ids + 1] = ARGV[2 + i * 4] end
-local existing = redis.call('HMGET', K.jobs, unpack(ids))
+local n = A.jobs_n
+local idlist = {}
+for i = 1, n do idlist[i] = jobs(i) end
+local existing = redis.call('HMGET', K.jobs, unpack(idlist))
+local pol = read_policy(K.meta)
+local now = now_ms(true)
+local nowi = math.floor(now)
+local d = { dedup = K.dedup, dedup_exp = K.dedup_exp }
+local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
 
-local now = nil
-local out, jobs, ready, delayed, seen = {}, {}, {}, {}, {}
-for i = 0, n - 1 do
-  local id, gen, delay, rec = ARGV[2 + i * 4], ARGV[3 + i * 4], tonumber(ARGV[4 + i * 4]), ARGV[5 + i * 4]
-  local code, add = CODE.OK, true
-  local old = existing[i + 1] or seen[id]
+-- first pass: what each job becomes, without writing
+local plan, seen, held, fresh = {}, {}, {}, 0
+for i = 1, n do
+  local id, gen, delay, priority, dkey, dmode, dms, rec = jobs(i)
+  -- debounce: a job runs dedup_ms after the last add
+  if dkey ~= '' and dmode == 3 then delay = math.max(delay, dms) end
+  local p = { id = id, code = CODE.OK, add = true, delay = delay, priority = priority, dkey = dkey, dmode = dmode, dms = dms, rec = rec }
+  local old = existing[i] or seen[id]
   if old then
-    add = false
-    if gen == '0' then
-      code = CODE.DUPLICATE
+    p.add = false
+    if not gen then
+      p.code = CODE.DUPLICATE
     elseif old ~= rec then
-      id = string.format('%d', redis.call('INCR', K.ids))
-      add = true
+      p.id = string.format('%d', redis.call('INCR', K.ids))
+      p.add = true
     end
   end
-  if add then
-    seen[id] = rec
-    jobs[#jobs + 1] = id; jobs[#jobs + 1] = rec
-    if delay > 0 then
-      now = now or now_ms()
-      delayed[#delayed + 1] = now + delay; delayed[#delayed + 1] = id
+  if p.add and dkey ~= '' then
+    local first = held[dkey] -- an earlier job of this call with the same key
+    if first then
+      p.add, p.code, p.id = false, CODE.DEDUPLICATED, plan[first].id
+      if dmode == 3 then plan[first].rec = rec end -- debounce: the last add's data wins
     else
-      ready[#ready + 1] = id
+      local holder = dedup_holder(d, dkey, nowi)
+      if holder then
+        local live
+        if dmode == 3 then
+          -- debounce holds only while the holder still waits for its run-at; once it is due
+          -- or running, this add makes a new job (never dropped)
+          live = redis.call('ZSCORE', K.delayed, holder) ~= false
+          p.debounce = live
+        else
+          live = dedup_window(d, dkey) or redis.call('HEXISTS', K.jobs, holder) == 1
+        end
+        if live then p.add, p.code, p.id = false, CODE.DEDUPLICATED, holder end
+      end
+      if p.add then held[dkey] = i end
     end
   end
-  out[#out + 1] = id; out[#out + 1] = code
+  if p.add then
+    seen[p.id] = rec
+    fresh = fresh + 1
+  end
+  plan[i] = p
 end
 
-if #jobs > 0 then
-  keep_hashtable(K.jobs)
-  redis.call('HSET', K.jobs, unpack(jobs))
+-- backpressure: a full queue refuses jobs (all of them for addBulk) before anything is written
+if pol.max_waiting > 0 and fresh > 0 then
+  local room = pol.max_waiting - ready_len(rq) - redis.call('ZCARD', K.delayed)
+  local all = A.all_or_nothing and fresh + A.reserve > room
+  for i = 1, n do
+    local p = plan[i]
+    if all then p.debounce = false end
+    if p.add then
+      if room > 0 and not all then room = room - 1 else p.add, p.code = false, CODE.QUEUE_FULL end
+    end
+  end
 end
-if #ready > 0 then redis.call('RPUSH', K.ready, unpack(ready)) end
+
+-- second pass: write
+local out, records, ready, prios, delayed, priorities = {}, {}, {}, {}, {}, {}
+local woke = false
+for i = 1, n do
+  local p = plan[i]
+  if p.add then
+    records[#records + 1] = p.id; records[#records + 1] = p.rec
+    if p.priority ~= 0 then priorities[#priorities + 1] = p.id; priorities[#priorities + 1] = p.priority end
+    if p.delay > 0 then
+      delayed[#delayed + 1] = nowi + p.delay; delayed[#delayed + 1] = p.id
+    else
+      ready[#ready + 1] = p.id; prios[#prios + 1] = p.priority
+    end
+    if p.dkey ~= '' then
+      local ends = 0
+      if p.dmode ~= 1 or p.dms > 0 then ends = nowi + p.dms end
+      dedup_hold(d, p.dkey, p.id, ends)
+    end
+  elseif p.debounce then
+    redis.call('HSET', K.jobs, p.id, p.rec)
+    redis.call('ZADD', K.delayed, nowi + p.delay, p.id)
+    dedup_hold(d, p.dkey, p.id, nowi + p.dms)
+    woke = true
+  end
+  out[#out + 1] = p.id; out[#out + 1] = p.code
+end
+
+if #records > 0 then
+  keep_hashtable(K.jobs)
+  redis.call('HSET', K.jobs, unpack(records))
+  if #priorities > 0 then redis.call('HSET', K.priorities, unpack(priorities)) end
+end
+ready_push(rq, ready, prios, now, pol.aging_ms)
 if #delayed > 0 then redis.call('ZADD', K.delayed, unpack(delayed)) end
 -- A delayed job also wakes one worker, so that it shortens its blocking timeout.
-if #ready > 0 or #delayed > 0 then wake(K.wake) end
+if #ready > 0 or #delayed > 0 or woke then wake(K.wake) end
+if next(held) then dedup_sweep(d, nowi) end
 return out

@@ -5,25 +5,29 @@
 -- KEYS[2] runs    hash
 --
 -- ARGV[1] lease_ms  int
--- ARGV[2] count     int   number of leases m
--- then m pairs: id, token
+-- ARGV[2..] leases  {id: string, token: string}
 --
--- Returns {code1, ..., codem}: OK, or LEASE_LOST when the token is stale (the
--- lease expired and was reclaimed, or the job was removed).
+-- Reply: codes
+-- Returns {code1, ..., codem}: OK; LEASE_LOST when the token is stale (the
+-- lease expired and was reclaimed, or the job was removed); CANCELLED when the
+-- job was cancelled (its handler's signal should abort).
 --!include codes
 --!include now
 
-local m = tonumber(ARGV[2])
+local m = A.leases_n
 local codes, ids = {}, {}
-for i = 0, m - 1 do ids[#ids + 1] = ARGV[3 + i * 2] end
 if m == 0 then return codes end
+for i = 1, m do ids[i] = leases(i) end
 local tokens = redis.call('HMGET', K.runs, unpack(ids))
-local deadline = now_ms() + tonumber(ARGV[1])
+local deadline = now_ms() + A.lease_ms
 local zargs = {}
 for i = 1, m do
-  if tokens[i] == ARGV[2 + i * 2] then
+  local id, token = leases(i)
+  if tokens[i] == token then
     codes[i] = CODE.OK
-    zargs[#zargs + 1] = deadline; zargs[#zargs + 1] = ids[i]
+    zargs[#zargs + 1] = deadline; zargs[#zargs + 1] = id
+  elseif tokens[i] == token .. ':cancelled' then
+    codes[i] = CODE.CANCELLED
   else
     codes[i] = CODE.LEASE_LOST
   end

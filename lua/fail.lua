@@ -2,44 +2,55 @@
 -- backoff) or move it to the dead-letter queue. The worker decides which from
 -- the job's attempts and backoff; this script applies it if the lease is still held.
 --
--- KEYS[1] leased    zset
--- KEYS[2] runs      hash
--- KEYS[3] errors    hash
--- KEYS[4] ready     list
--- KEYS[5] delayed   zset
--- KEYS[6] dead      zset
--- KEYS[7] wake      list
+-- KEYS[1]  leased      zset
+-- KEYS[2]  runs        hash
+-- KEYS[3]  errors      hash
+-- KEYS[4]  ready       list
+-- KEYS[5]  prio        zset
+-- KEYS[6]  priorities  hash
+-- KEYS[7]  delayed     zset
+-- KEYS[8]  dead        zset
+-- KEYS[9]  meta        hash   policy: max_errors, aging_ms
+-- KEYS[10] wake        list
+-- KEYS[11] dedup       hash   a dead job frees its until-complete dedup key
+-- KEYS[12] dedup_exp   zset
 --
--- ARGV[1] id          string
--- ARGV[2] token       string  fencing token of the lease ("<attempt>:<fence>")
--- ARGV[3] dead        int     1 = dead-letter, 0 = retry
--- ARGV[4] delay_ms    int     retry after this long (0 = at once, to the back of ready)
--- ARGV[5] error       bytes   msgpack map {name, message, stack, attempt}
--- ARGV[6] max_errors  int     error history kept per job
+-- ARGV[1] id        string
+-- ARGV[2] token     string  fencing token of the lease
+-- ARGV[3] dead      bool    1 = dead-letter, 0 = retry
+-- ARGV[4] delay_ms  int     retry after this long (0 = at once, to the back of its priority)
+-- ARGV[5] error     bytes   msgpack map {name, message, stack, attempt}
+-- ARGV[6] dedup     string  the job's until-complete dedup key ('' = none)
 --
--- Returns OK, or LEASE_LOST when the token is stale (the lease expired and
--- was reclaimed, or the job was removed): nothing changed.
+-- Reply: code
+-- Returns OK; LEASE_LOST when the token is stale (the lease expired and was
+-- reclaimed, or the job was removed); CANCELLED when the job was cancelled
+-- while it ran (it stays cancelled, not retried). Nothing changes but on OK.
 --!include codes
 --!include now
+--!include policy
+--!include ready
 --!include wake
 --!include errors
---!include runs
+--!include dedup
 
-local id, token = ARGV[1], ARGV[2]
-if redis.call('HGET', K.runs, id) ~= token then return CODE.LEASE_LOST end
-redis.call('ZREM', K.leased, id)
-redis.call('HSET', K.runs, id, run_attempts(token))
+local current = redis.call('HGET', K.runs, A.id)
+if current == A.token .. ':cancelled' then return CODE.CANCELLED end
+if current ~= A.token then return CODE.LEASE_LOST end
+redis.call('ZREM', K.leased, A.id)
+redis.call('HSET', K.runs, A.id, run_attempts(A.token))
 
+local pol = read_policy(K.meta)
 local now = now_ms()
-push_error(K.errors, id, ARGV[5], tonumber(ARGV[6]), now)
-if ARGV[3] == '1' then
-  redis.call('ZADD', K.dead, now, id)
+push_error(K.errors, A.id, A.error, pol.max_errors, now)
+if A.dead then
+  redis.call('ZADD', K.dead, now, A.id)
+  dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, A.dedup, A.id)
 else
-  local delay = tonumber(ARGV[4])
-  if delay > 0 then
-    redis.call('ZADD', K.delayed, now + delay, id)
+  if A.delay_ms > 0 then
+    redis.call('ZADD', K.delayed, now + A.delay_ms, A.id)
   else
-    redis.call('RPUSH', K.ready, id)
+    ready_push(ready_keys(K.ready, K.prio, K.priorities, K.meta), { A.id }, nil, now, pol.aging_ms)
   end
   wake(K.wake)
 end

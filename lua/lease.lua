@@ -1,34 +1,41 @@
 -- lease: promote due delayed jobs, reclaim expired leases, and lease up to N
 -- ready jobs to the calling worker with a fresh fencing token each.
 --
--- KEYS[1]  ready     list
--- KEYS[2]  delayed   zset
--- KEYS[3]  leased    zset   scored by lease deadline ms
--- KEYS[4]  runs      hash   job id -> "<attempts>" or "<attempts>:<fence>" while leased
--- KEYS[5]  jobs      hash   job id -> record
--- KEYS[6]  errors    hash   job id -> error history
--- KEYS[7]  dead      zset
--- KEYS[8]  meta      hash   `paused` stops leasing
--- KEYS[9]  wake      list
--- KEYS[10] fence     string fencing token counter
+-- KEYS[1]  ready       list   jobs without a priority, oldest first
+-- KEYS[2]  prio        zset   jobs with a priority (includes/ready.lua)
+-- KEYS[3]  priorities  hash   job id -> priority
+-- KEYS[4]  delayed     zset   scored by run-at ms
+-- KEYS[5]  leased      zset   scored by lease deadline ms
+-- KEYS[6]  runs        hash   job id -> "<attempts>" or the lease's token
+-- KEYS[7]  jobs        hash   job id -> record
+-- KEYS[8]  errors      hash   job id -> error history
+-- KEYS[9]  dead        zset
+-- KEYS[10] meta        hash   state and policy: `paused` stops leasing
+-- KEYS[11] wake        list
+-- KEYS[12] fence       string fencing token counter
+-- KEYS[13] dedup       hash   dedup key -> job id (a dead job frees its key)
+-- KEYS[14] dedup_exp   zset
 --
--- ARGV[1] n           int    jobs wanted (free slots); 0 only promotes and reclaims
--- ARGV[2] lease_ms    int    lease duration
--- ARGV[3] rnd         float  random number in [0, 1) for backoff jitter of reclaimed jobs
--- ARGV[4] max_errors  int    error history kept per job
+-- ARGV[1] n         int     jobs wanted (free slots); 0 only promotes and reclaims
+-- ARGV[2] lease_ms  int     lease duration
+-- ARGV[3] rnd       float   random number in [0, 1) for backoff jitter of reclaimed jobs
+-- ARGV[4] nonce     string  random per call, part of every token (unique after a failover)
 --
+-- Reply: lease
 -- Returns {next_in_ms, id, token, attempt, record, ...} (see includes/lease.lua).
 -- A lease is an attempt: `attempt` is 1 on the first run.
---!include codes
 --!include now
---!include wake
---!include record
---!include errors
---!include runs
+--!include policy
+--!include promote
+--!include reclaim
 --!include lease
 
-local now = now_ms()
-promote(now)
-reclaim(now, tonumber(ARGV[3]), tonumber(ARGV[4]))
+local now = now_ms(true)
+local pol = read_policy(K.meta)
+local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
+promote(K.delayed, rq, now, pol.aging_ms)
+reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
+  rq, { dedup = K.dedup, dedup_exp = K.dedup_exp }, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker coming out of idle may be the first to hold a lease: announce it
-return lease_batch(now, tonumber(ARGV[1]), tonumber(ARGV[2]), true)
+return lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence },
+  rq, pol, math.floor(now), A.n, A.lease_ms, true, A.nonce)

@@ -4,14 +4,15 @@
 -- KEYS[1] meta  hash
 -- KEYS[2] wake  list
 --
--- ARGV[1] paused  int  1 = pause, 0 = resume
+-- ARGV[1] paused  bool  1 = pause, 0 = resume
 --
+-- Reply: code
 -- Returns OK. Resuming wakes one idle worker, which passes the wake-up on
 -- while jobs are left (includes/lease.lua).
 --!include codes
 --!include wake
 
-if ARGV[1] == '1' then
+if A.paused then
   redis.call('HSET', K.meta, 'paused', '1')
 else
   redis.call('HDEL', K.meta, 'paused')

@@ -1,25 +1,30 @@
--- release: give leased jobs back without running them (worker shutdown). They
--- go to the front of ready for another worker, and the lease does not count
--- as an attempt.
+-- release: give leased jobs back without running them: at worker shutdown to
+-- the front of ready for another worker at once, or after `delay_ms` (a record
+-- of a newer version, for a newer worker). The lease does not count as an
+-- attempt, and the record is left as it is.
 --
--- KEYS[1] leased    zset
--- KEYS[2] runs      hash
--- KEYS[3] ready     list
--- KEYS[4] wake      list
+-- KEYS[1] leased      zset
+-- KEYS[2] runs        hash
+-- KEYS[3] ready       list
+-- KEYS[4] prio        zset
+-- KEYS[5] priorities  hash
+-- KEYS[6] meta        hash
+-- KEYS[7] delayed     zset
+-- KEYS[8] wake        list
 --
--- ARGV[1] count  int   number of leases m
--- then m pairs: id, token
+-- ARGV[1] delay_ms  int  0 = to the front of ready now; else run again after this long
+-- ARGV[2..] leases  {id: string, token: string}
 --
+-- Reply: codes
 -- Returns {code1, ..., codem}: OK, or LEASE_LOST (stale token: nothing changed).
 --!include codes
+--!include now
+--!include ready
 --!include wake
---!include runs
 
-local m = tonumber(ARGV[1])
-local codes = {}
-local back = {}
-for i = 1, m do
-  local id, token = ARGV[i * 2], ARGV[i * 2 + 1]
+local codes, back = {}, {}
+for i = 1, A.leases_n do
+  local id, token = leases(i)
   if redis.call('HGET', K.runs, id) ~= token then
     codes[i] = CODE.LEASE_LOST
   else
@@ -31,8 +36,12 @@ for i = 1, m do
   end
 end
 if #back > 0 then
-  -- LPUSH reverses; push the last first so the batch keeps its order at the front
-  for i = #back, 1, -1 do redis.call('LPUSH', K.ready, back[i]) end
+  local now = now_ms(true)
+  if A.delay_ms > 0 then
+    for _, id in ipairs(back) do redis.call('ZADD', K.delayed, math.floor(now) + A.delay_ms, id) end
+  else
+    ready_push_front(ready_keys(K.ready, K.prio, K.priorities, K.meta), back, now)
+  end
   wake(K.wake)
 end
 return codes

@@ -1,29 +1,44 @@
 -- remove: delete one job in any state, at the user's explicit request. A
 -- worker that holds it loses its lease (its ack will be refused).
 --
--- KEYS[1]  jobs      hash
--- KEYS[2]  ready     list
--- KEYS[3]  delayed   zset
--- KEYS[4]  leased    zset
--- KEYS[5]  runs      hash
--- KEYS[6]  errors    hash
--- KEYS[7]  dead      zset
--- KEYS[8]  done      zset
--- KEYS[9]  results   hash
+-- KEYS[1]  jobs        hash
+-- KEYS[2]  ready       list
+-- KEYS[3]  prio        zset
+-- KEYS[4]  priorities  hash
+-- KEYS[5]  meta        hash
+-- KEYS[6]  delayed     zset
+-- KEYS[7]  leased      zset
+-- KEYS[8]  runs        hash
+-- KEYS[9]  errors      hash
+-- KEYS[10] dead        zset
+-- KEYS[11] done        zset
+-- KEYS[12] cancelled   zset
+-- KEYS[13] results     hash
+-- KEYS[14] dedup       hash
+-- KEYS[15] dedup_exp   zset
 --
 -- ARGV[1] id  string
 --
+-- Reply: code
 -- Returns OK or NOT_FOUND.
 --!include codes
+--!include ready
+--!include record
+--!include dedup
 
-local id = ARGV[1]
-if redis.call('HDEL', K.jobs, id) == 0 then return CODE.NOT_FOUND end
--- LREM scans the list: O(backlog), acceptable for an explicit admin action
-redis.call('LREM', K.ready, 1, id)
+local id = A.id
+local raw = redis.call('HGET', K.jobs, id)
+if not raw then return CODE.NOT_FOUND end
+local h = record_header(raw)
+if h and h[REC.DEDUP_KEY] then dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, h[REC.DEDUP_KEY], id) end
+redis.call('HDEL', K.jobs, id)
+ready_remove(ready_keys(K.ready, K.prio, K.priorities, K.meta), id)
+ready_forget(K.priorities, { id })
 redis.call('ZREM', K.delayed, id)
 redis.call('ZREM', K.leased, id)
 redis.call('ZREM', K.dead, id)
 redis.call('ZREM', K.done, id)
+redis.call('ZREM', K.cancelled, id)
 redis.call('HDEL', K.runs, id)
 redis.call('HDEL', K.errors, id)
 redis.call('HDEL', K.results, id)

@@ -1,21 +1,30 @@
--- replay: move dead-lettered jobs back to the ready queue with their attempts
--- reset (and their error history cleared), for an operator once the cause is fixed.
+-- replay: move dead-lettered jobs back to ready with their attempts reset (and
+-- their error history cleared), at their priority, for an operator once the
+-- cause is fixed.
 --
--- KEYS[1] dead      zset
--- KEYS[2] runs      hash
--- KEYS[3] errors    hash
--- KEYS[4] ready     list
--- KEYS[5] wake      list
--- KEYS[6] jobs      hash
+-- KEYS[1] dead        zset
+-- KEYS[2] runs        hash
+-- KEYS[3] errors      hash
+-- KEYS[4] ready       list
+-- KEYS[5] prio        zset
+-- KEYS[6] priorities  hash
+-- KEYS[7] meta        hash
+-- KEYS[8] wake        list
+-- KEYS[9] jobs        hash
 --
--- ARGV: the job ids (at most ~1000 per call; the client pages).
+-- ARGV[1..] ids  {id: string}  at most ~1000 per call (the client pages)
 --
+-- Reply: codes
 -- Returns {code1, ...}: OK, NOT_DEAD (exists but not dead) or NOT_FOUND.
 --!include codes
+--!include now
+--!include policy
+--!include ready
 --!include wake
 
 local codes, back = {}, {}
-for i, id in ipairs(ARGV) do
+for i = 1, A.ids_n do
+  local id = ids(i)
   if redis.call('ZREM', K.dead, id) == 1 then
     redis.call('HDEL', K.runs, id)
     redis.call('HDEL', K.errors, id)
@@ -28,7 +37,7 @@ for i, id in ipairs(ARGV) do
   end
 end
 if #back > 0 then
-  redis.call('RPUSH', K.ready, unpack(back))
+  ready_push(ready_keys(K.ready, K.prio, K.priorities, K.meta), back, nil, now_ms(true), read_policy(K.meta).aging_ms)
   wake(K.wake)
 end
 return codes

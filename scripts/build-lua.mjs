@@ -1,57 +1,218 @@
 #!/usr/bin/env node
-// Builds packages/core/src/scripts.generated.ts from lua/*.lua: expands
-// `--!include name` lines with lua/includes/name.lua (each once), prepends a
-// `local K = {...}` table built from the header's `-- KEYS[i] name` lines, and
-// records each script's key names and SHA1 so the loader can call EVALSHA.
+// Builds packages/core/src/scripts.generated.ts from lua/*.lua and the record
+// schema (packages/core/record-schema.json).
+//
+// Each script opens with a header that declares everything it touches:
+//
+//   -- KEYS[1] jobs      hash    what it holds
+//   -- ARGV[1] lease_ms  int     what it means (types: int, float, string, bytes, bool)
+//   -- ARGV[4..] acks    {id: string, token: string, result: bytes}  a repeated group, to the end
+//   -- Reply: ack        how the reply is parsed (a parser in packages/core/src/replies.ts)
+//
+// The build prepends `local K = {...}` (keys by name) and `local A = {...}`
+// (scalar arguments by name, numbers converted), and for a group a function
+// `acks(i)` returning the i-th entry's fields plus `A.acks_n`, its length.
+// Scripts read keys and arguments only through K, A and group functions; the
+// build fails when a script uses a key or argument its header does not declare,
+// declares one it never uses, or reads KEYS[...] / ARGV[...] directly, and
+// when an include uses K or A at all (includes take what they need as parameters).
+// `--!include name` pulls lua/includes/name.lua in once; `record_schema` is
+// generated from the record schema.
+//
+// It also emits, per script, the typed argument interface, the encoder that
+// turns it into ARGV, and the name of its reply parser, so no call site
+// assembles positional arguments by hand.
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const luaDir = join(root, 'lua');
-const out = join(root, 'packages/core/src/scripts.generated.ts');
 
-function expand(source, seen) {
-  return source.replace(/^--!include (\S+)\s*$/gm, (_, name) => {
-    if (seen.has(name)) return '';
-    seen.add(name);
-    const text = readFileSync(join(luaDir, 'includes', `${name}.lua`), 'utf8');
-    return `-- [include ${name}]\n${expand(text, seen).trimEnd()}\n`;
-  });
+const TS_TYPES = { int: 'number', float: 'number', string: 'string', bytes: 'Buffer | string', bool: 'boolean' };
+const camel = (s) => s.replace(/_(\w)/g, (_, c) => c.toUpperCase());
+
+/** The Lua constants of the record schema: field positions in the header array. */
+export function recordSchemaLua(schema) {
+  const lines = [
+    '-- Generated from packages/core/record-schema.json: positions of the fields in a',
+    '-- record header (a msgpack array; [1] is the version). Fields are only ever',
+    '-- appended, so a reader finds the fields it knows at the same places in newer records.',
+    `local REC_VERSION = ${schema.version}`,
+    'local REC = {',
+    ...schema.fields.map((f, i) => `  ${f.name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} = ${i + 2},`),
+    '}',
+  ];
+  return lines.join('\n');
 }
 
-function keysOf(file, source) {
+/** Parses a script's header: keys, arguments, repeated group, reply kind. */
+export function parseHeader(file, source) {
   const keys = [];
-  for (const m of source.matchAll(/^-- KEYS\[(\d+)\]\s+(\w+)/gm)) {
-    const index = Number(m[1]);
-    if (index !== keys.length + 1) throw new Error(`${file}: KEYS[${index}] out of order in the header`);
-    keys.push(m[2]);
+  const args = [];
+  let group = null;
+  let reply = null;
+  for (const line of source.split('\n')) {
+    if (!line.startsWith('--')) break;
+    let m = /^-- KEYS\[(\d+)\]\s+(\w+)\s+(\w+)/.exec(line);
+    if (m) {
+      if (Number(m[1]) !== keys.length + 1) throw new Error(`${file}: KEYS[${m[1]}] out of order in the header`);
+      keys.push({ name: m[2], type: m[3] });
+      continue;
+    }
+    m = /^-- ARGV\[(\d+)\.\.\]\s+(\w+)\s+\{([^}]*)\}/.exec(line);
+    if (m) {
+      if (Number(m[1]) !== args.length + 1) throw new Error(`${file}: ARGV[${m[1]}..] out of order in the header`);
+      const fields = m[3].split(',').map((f) => {
+        const fm = /^\s*(\w+)\s*:\s*(\w+)\s*$/.exec(f);
+        if (!fm || !TS_TYPES[fm[2]]) throw new Error(`${file}: cannot read group field "${f.trim()}" (want name: type)`);
+        return { name: fm[1], type: fm[2] };
+      });
+      group = { name: m[2], from: args.length + 1, fields };
+      continue;
+    }
+    m = /^-- ARGV\[(\d+)\]\s+(\w+)\s+(\w+)/.exec(line);
+    if (m) {
+      if (group) throw new Error(`${file}: ARGV[${m[1]}] comes after the repeated group ${group.name}`);
+      if (Number(m[1]) !== args.length + 1) throw new Error(`${file}: ARGV[${m[1]}] out of order in the header`);
+      if (!TS_TYPES[m[3]]) throw new Error(`${file}: ARGV[${m[1]}] ${m[2]} has unknown type ${m[3]} (${Object.keys(TS_TYPES).join(', ')})`);
+      args.push({ name: m[2], type: m[3] });
+      continue;
+    }
+    m = /^-- Reply:\s+(\w+)/.exec(line);
+    if (m) reply = m[1];
   }
   if (keys.length === 0) throw new Error(`${file}: the header lists no KEYS`);
-  return keys;
+  if (!reply) throw new Error(`${file}: the header has no "-- Reply: <parser>" line`);
+  return { keys, args, group, reply };
 }
 
-const scripts = [];
-for (const file of readdirSync(luaDir).filter((f) => f.endsWith('.lua')).sort()) {
-  const raw = readFileSync(join(luaDir, file), 'utf8');
-  const keys = keysOf(file, raw);
-  const ktable = `local K = { ${keys.map((k, i) => `${k} = KEYS[${i + 1}]`).join(', ')} }\n`;
-  const source = ktable + expand(raw, new Set());
-  const sha = createHash('sha1').update(source).digest('hex');
-  scripts.push({ name: file.replace(/\.lua$/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase()), keys, source, sha });
+/** Code lines of a Lua text, without comments (so headers and prose do not count as uses). */
+const code = (text) => text.split('\n').map((l) => l.replace(/--.*$/, '')).join('\n');
+
+/** Expands includes and checks every use of K, A, KEYS and ARGV against the header; returns the full source. */
+export function buildScript(file, raw, readInclude) {
+  const header = parseHeader(file, raw);
+  const seen = new Set();
+  const expand = (text) => text.replace(/^--!include (\S+)\s*$/gm, (_, name) => {
+    if (seen.has(name)) return '';
+    seen.add(name);
+    const inc = readInclude(name);
+    const body = code(inc);
+    if (/\b(KEYS|ARGV)\s*\[/.test(body)) throw new Error(`includes/${name}.lua reads KEYS or ARGV: take them as parameters`);
+    const uses = body.match(/\b[KA]\.\w+/g);
+    if (uses) throw new Error(`includes/${name}.lua uses ${uses[0]}: includes take keys and arguments as parameters`);
+    return `-- [include ${name}]\n${expand(inc).trimEnd()}\n`;
+  });
+  const body = code(raw);
+  if (/\b(KEYS|ARGV)\s*\[/.test(body)) throw new Error(`${file}: reads KEYS[...] or ARGV[...] directly; use K.<key>, A.<arg> from the header`);
+  const usedKeys = new Set([...body.matchAll(/\bK\.(\w+)/g)].map((m) => m[1]));
+  const usedArgs = new Set([...body.matchAll(/\bA\.(\w+)/g)].map((m) => m[1]));
+  for (const k of usedKeys) {
+    if (!header.keys.some((d) => d.name === k)) throw new Error(`${file}: uses key K.${k}, which its header does not declare`);
+  }
+  for (const d of header.keys) {
+    if (!usedKeys.has(d.name)) throw new Error(`${file}: declares KEYS ${d.name} but never uses K.${d.name}`);
+  }
+  const groupN = header.group ? `${header.group.name}_n` : null;
+  for (const a of usedArgs) {
+    if (a !== groupN && !header.args.some((d) => d.name === a)) throw new Error(`${file}: uses argument A.${a}, which its header does not declare`);
+  }
+  for (const d of header.args) {
+    if (!usedArgs.has(d.name)) throw new Error(`${file}: declares ARGV ${d.name} but never uses A.${d.name}`);
+  }
+  if (header.group && !new RegExp(`\\b${header.group.name}\\s*\\(`).test(body)) {
+    throw new Error(`${file}: declares the group ${header.group.name} but never calls ${header.group.name}(i)`);
+  }
+
+  const conv = (type, expr) => (type === 'int' || type === 'float' ? `tonumber(${expr})` : type === 'bool' ? `(${expr} == '1')` : expr);
+  let pre = `local K = { ${header.keys.map((k, i) => `${k.name} = KEYS[${i + 1}]`).join(', ')} }\n`;
+  pre += `local A = { ${header.args.map((a, i) => `${a.name} = ${conv(a.type, `ARGV[${i + 1}]`)}`).join(', ')} }\n`;
+  if (header.group) {
+    const g = header.group;
+    const w = g.fields.length;
+    pre += `A.${g.name}_n = (#ARGV - ${g.from - 1}) / ${w}\n`;
+    pre += `local function ${g.name}(i)\n  local b = ${g.from} + (i - 1) * ${w}\n`;
+    pre += `  return ${g.fields.map((f, j) => conv(f.type, `ARGV[b + ${j}]`)).join(', ')}\nend\n`;
+  }
+  return { ...header, source: pre + expand(raw) };
 }
 
-const body = scripts
-  .map(
-    (s) =>
-      `  ${s.name}: {\n    name: '${s.name}',\n    keys: ${JSON.stringify(s.keys)} as const,\n    sha: '${s.sha}',\n    source: ${JSON.stringify(s.source)},\n  },`,
-  )
-  .join('\n');
+/** The TypeScript of one script: its argument interface and encoder. */
+function tsOf(name, s) {
+  const Name = name[0].toUpperCase() + name.slice(1);
+  const fields = s.args.map((a) => `  ${camel(a.name)}: ${TS_TYPES[a.type]};`);
+  let groupType = '';
+  if (s.group) {
+    groupType = `export interface ${Name}Entry {\n${s.group.fields.map((f) => `  ${camel(f.name)}: ${TS_TYPES[f.type]};`).join('\n')}\n}\n`;
+    fields.push(`  ${camel(s.group.name)}: readonly ${Name}Entry[];`);
+  }
+  const val = (type, expr) => (type === 'bool' ? `${expr} ? 1 : 0` : expr);
+  let enc = `  const out: Arg[] = [${s.args.map((a) => val(a.type, `a.${camel(a.name)}`)).join(', ')}];\n`;
+  if (s.group) {
+    enc += `  for (const e of a.${camel(s.group.name)}) out.push(${s.group.fields.map((f) => val(f.type, `e.${camel(f.name)}`)).join(', ')});\n`;
+  }
+  enc += '  return out;\n';
+  return {
+    types: `${groupType}/** Arguments of \`${name}.lua\` (see its header). */\nexport interface ${Name}Args {\n${fields.join('\n')}\n}\n`,
+    encoder: `function encode${Name}(a: ${Name}Args): Arg[] {\n${enc}}\n`,
+    Name,
+  };
+}
 
-writeFileSync(
-  out,
-  `// Generated by scripts/build-lua.mjs from lua/*.lua. Do not edit.\n\n` +
-    `export const SCRIPTS = {\n${body}\n} as const;\n`,
-);
-console.log(`built ${scripts.length} scripts into packages/core/src/scripts.generated.ts`);
+/** The Lua table of the queue policy's fields and defaults. */
+export function policySchemaLua(policy) {
+  return [
+    '-- Generated from packages/core/policy.json: the queue policy fields of `meta` and their defaults.',
+    `local POLICY_FIELDS = { ${policy.fields.map((f) => `'${f.name}'`).join(', ')} }`,
+    `local POLICY_DEFAULTS = { ${policy.fields.map((f) => `${f.name} = ${f.default}`).join(', ')} }`,
+  ].join('\n');
+}
+
+export function build() {
+  const luaDir = join(root, 'lua');
+  const schema = JSON.parse(readFileSync(join(root, 'packages/core/record-schema.json'), 'utf8'));
+  const policy = JSON.parse(readFileSync(join(root, 'packages/core/policy.json'), 'utf8'));
+  const generated = { record_schema: () => recordSchemaLua(schema), policy_schema: () => policySchemaLua(policy) };
+  const readInclude = (name) => generated[name]?.() ?? readFileSync(join(luaDir, 'includes', `${name}.lua`), 'utf8');
+  const scripts = [];
+  for (const file of readdirSync(luaDir).filter((f) => f.endsWith('.lua')).sort()) {
+    const built = buildScript(file, readFileSync(join(luaDir, file), 'utf8'), readInclude);
+    const name = camel(file.replace(/\.lua$/, '').replace(/-/g, '_'));
+    scripts.push({ name, ...built, sha: createHash('sha1').update(built.source).digest('hex') });
+  }
+  const parts = scripts.map((s) => ({ s, ...tsOf(s.name, s) }));
+  const out = [
+    '// Generated by scripts/build-lua.mjs from lua/*.lua and record-schema.json. Do not edit.',
+    "import { REPLIES } from './replies.js';",
+    '',
+    '/** One script argument as sent to Redis. */',
+    'export type Arg = string | number | Buffer;',
+    '',
+    `/** Version of the job record schema this build writes and fully understands. */`,
+    `export const RECORD_VERSION = ${schema.version};`,
+    `/** Fields of a record header after the version, in order (record-schema.json). */`,
+    `export const RECORD_FIELDS = ${JSON.stringify(schema.fields.map((f) => ({ name: f.name, type: f.type })))} as const;`,
+    `/** Queue policy fields (policy.json): meta field, option name, default, bounds. */`,
+    `export const POLICY_FIELDS = ${JSON.stringify(policy.fields.map(({ name, ts, default: d, min, max }) => ({ field: name, option: ts, default: d, min, max })))} as const;`,
+    '',
+    ...parts.map((p) => p.types),
+    ...parts.map((p) => p.encoder),
+    '/** Every script: its keys by name, SHA, source, argument encoder and reply parser. */',
+    'export const SCRIPTS = {',
+    ...parts.map(({ s, Name }) => `  ${s.name}: {\n    name: '${s.name}',\n    keys: ${JSON.stringify(s.keys.map((k) => k.name))} as const,\n    sha: '${s.sha}',\n    source: ${JSON.stringify(s.source)},\n    encode: encode${Name},\n    parse: REPLIES.${s.reply},\n  },`),
+    '} as const;',
+    '',
+  ].join('\n');
+  writeFileSync(join(root, 'packages/core/src/scripts.generated.ts'), out);
+  return scripts.length;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    console.log(`built ${build()} scripts into packages/core/src/scripts.generated.ts`);
+  } catch (err) {
+    console.error(`build-lua: ${err.message}`);
+    process.exit(1);
+  }
+}

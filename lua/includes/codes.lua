@@ -1,10 +1,14 @@
 -- Result codes returned by kyoo scripts, one per outcome. Mirrored by the
 -- ResultCode enum in packages/core/src/codes.ts; a test keeps the two equal.
 local CODE = {
-  OK = 0,          -- the operation was applied
-  LEASE_LOST = 1,  -- the fencing token is not the job's current lease: refused, nothing changed
-  NOT_FOUND = 2,   -- no job with that id
-  DUPLICATE = 3,   -- enqueue: a job with that id exists already; it was left as it was
-  NOT_DEAD = 4,    -- replay / purge: the job exists but is not in the dead-letter queue
-  DONE_ALREADY = 5, -- ack: this same ack was applied before (a resend); nothing changed
+  OK = 0,           -- the operation was applied
+  LEASE_LOST = 1,   -- the fencing token is not the job's current lease: refused, nothing changed
+  NOT_FOUND = 2,    -- no job with that id
+  DUPLICATE = 3,    -- enqueue: a job with that id exists already; it was left as it was
+  NOT_DEAD = 4,     -- replay / purge: the job exists but is not in the dead-letter queue
+  DONE_ALREADY = 5, -- ack: this same ack was applied before (a resend); cancel: the job had ended already
+  CANCELLED = 6,    -- ack / fail / extend: the job was cancelled while it ran; nothing changed
+  QUEUE_FULL = 7,   -- enqueue: the queue holds max_waiting jobs; nothing written for this job
+  DEDUPLICATED = 8, -- enqueue: a job holds this dedup key; its id is returned (debounce: its data and run-at were replaced)
+  RUNNING = 9,      -- cancel: the job is running; it is cancelled, and its worker's signal fires at its next heartbeat
 }

@@ -1,6 +1,11 @@
 -- A job's run state lives in the `runs` hash: "<attempts>" between runs, and
--- "<attempts>:<fence>" while leased. That whole string is the lease's fencing
--- token: an ack, fail, extend or release must present it exactly.
+-- "<attempts>:<fence>:<nonce>" while leased. That whole string is the lease's
+-- fencing token: an ack, fail, extend or release must present it exactly. The
+-- fence counter makes tokens unique while Redis keeps its writes; the nonce
+-- (random, from the leasing worker) keeps them unique when a failover rolls
+-- the counter back and hands a fence number out a second time.
+-- A job cancelled while leased has "<token>:cancelled"; one completed and kept
+-- has "<token>:done".
 local function run_attempts(value)
   if not value then return 0 end
   return tonumber(string.match(value, '^(%d+)')) or 0
@@ -14,3 +19,7 @@ end
 local SENTINEL = '\0kyoo:sentinel:keeps-this-key-a-hash-table-not-a-listpack:do-not-remove'
 local function keep_hashtable(hash_key) redis.call('HSETNX', hash_key, SENTINEL, '1') end
 local function keep_skiplist(zset_key) redis.call('ZADD', zset_key, 'NX', 'inf', SENTINEL) end
+
+-- A score as Redis should store it: Lua would print only 14 digits, losing
+-- the sub-millisecond part of a time.
+local function score(x) return string.format('%.17g', x) end

@@ -1,9 +1,9 @@
 // Fencing tokens: once a lease has expired and the job was leased again, the old holder's
 // ack, fail, extend and release are refused (LEASE_LOST) and change nothing.
-import { KEY_LAYOUT, SCRIPTS, ResultCode, encode } from '@kyoo/core';
+import { KEY_LAYOUT, ResultCode, encode, type LeasedJob } from '@kyoo/core';
 import { LeaseLostError, Queue, Worker } from 'kyoo';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Scope, deferred, sleep, waitFor, type LeasedJob } from '../support/behaviour.js';
+import { Scope, deferred, sleep, waitFor } from '../support/behaviour.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -13,8 +13,13 @@ afterEach(async () => {
   await s.dispose();
 });
 
-const MAX_ERRORS = 10;
 const errBlob = (message: string, attempt: number): Buffer => encode({ name: 'Error', message, stack: '', attempt });
+/** An ack call of the given leases that leases nothing back. */
+const ackOf = (...leases: { id: string; token: string }[]) => ({
+  n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', acks: leases.map(({ id, token }) => ({ id, token, result: '', dedup: '' })),
+});
+const failOf = (id: string, token: string, dead: boolean, delayMs: number, message: string, attempt: number) =>
+  ({ id, token, dead, delayMs, error: errBlob(message, attempt), dedup: '' });
 
 /**
  * Everything Redis holds about one job, read through the key module's layout (a hash field,
@@ -66,7 +71,7 @@ const routes: [string, (q: Queue) => Promise<StalePair>][] = [
     async (q) => {
       const id = await q.add({ hello: 'world' }, { attempts: 3 });
       const first = await s.lease(1, 30_000);
-      expect(await s.run('release', [1, id, first.jobs[0]!.token])).toEqual([ResultCode.OK]);
+      expect(await s.call('release', { delayMs: 0, leases: [{ id, token: first.jobs[0]!.token }] })).toEqual([ResultCode.OK]);
       const second = await s.lease(1, 30_000);
       expect(second.jobs.map((j) => j.id)).toEqual([id]);
       expect(second.jobs[0]!.attempt).toBe(1);
@@ -88,19 +93,17 @@ describe.each(routes)('stale fencing tokens, through the scripts, when %s', (_ro
     const { id, stale, current } = await staleAndCurrent(q);
     const before = await snapshot(id);
 
-    const [codes, lease] = (await s.run('ack', [0, 1000, 0, MAX_ERRORS, 0, 0, 1, id, stale.token, ''])) as [number[], unknown[]];
+    const { codes, lease } = await s.call('ack', ackOf({ id, token: stale.token }));
     expect(codes).toEqual([ResultCode.LEASE_LOST]);
-    expect(lease).toBeDefined();
+    expect(lease.jobs).toEqual([]);
     expect(await snapshot(id)).toEqual(before);
     expect(await q.getJob(id)).toMatchObject({ state: 'leased', attemptsMade: current.attempt });
 
     // the new holder can still complete it, once
-    const [ok] = (await s.run('ack', [0, 1000, 0, MAX_ERRORS, 0, 0, 1, id, current.token, ''])) as [number[], unknown[]];
-    expect(ok).toEqual([ResultCode.OK]);
+    expect((await s.call('ack', ackOf({ id, token: current.token }))).codes).toEqual([ResultCode.OK]);
     expect(await q.getJob(id)).toBeNull();
     // the same ack again changes nothing (the job is gone, so it cannot tell a resend from a stale ack)
-    const [again] = (await s.run('ack', [0, 1000, 0, MAX_ERRORS, 0, 0, 1, id, current.token, ''])) as [number[], unknown[]];
-    expect(again).toEqual([ResultCode.LEASE_LOST]);
+    expect((await s.call('ack', ackOf({ id, token: current.token }))).codes).toEqual([ResultCode.LEASE_LOST]);
   });
 
   it('applies only the current acks of a mixed ack batch', async () => {
@@ -109,10 +112,7 @@ describe.each(routes)('stale fencing tokens, through the scripts, when %s', (_ro
     const other = await q.add({ other: true });
     const [leasedOther] = (await s.lease(1, 30_000)).jobs;
     expect(leasedOther?.id).toBe(other);
-    const [codes] = (await s.run('ack', [0, 1000, 0, MAX_ERRORS, 0, 0, 2, id, stale.token, '', other, leasedOther!.token, ''])) as [
-      number[],
-      unknown[],
-    ];
+    const { codes } = await s.call('ack', ackOf({ id, token: stale.token }, { id: other, token: leasedOther!.token }));
     expect(codes).toEqual([ResultCode.LEASE_LOST, ResultCode.OK]);
     expect(await q.getJob(other)).toBeNull();
     expect(await q.getJob(id)).toMatchObject({ state: 'leased' });
@@ -123,16 +123,16 @@ describe.each(routes)('stale fencing tokens, through the scripts, when %s', (_ro
     const { id, stale, current, historyAfterTakeover } = await staleAndCurrent(q);
     const before = await snapshot(id);
 
-    expect(await s.run('fail', [id, stale.token, 0, 0, errBlob('stale retry', 1), MAX_ERRORS])).toBe(ResultCode.LEASE_LOST);
-    expect(await s.run('fail', [id, stale.token, 0, 5000, errBlob('stale delayed retry', 1), MAX_ERRORS])).toBe(ResultCode.LEASE_LOST);
-    expect(await s.run('fail', [id, stale.token, 1, 0, errBlob('stale dead-letter', 1), MAX_ERRORS])).toBe(ResultCode.LEASE_LOST);
+    expect(await s.call('fail', failOf(id, stale.token, false, 0, 'stale retry', 1))).toBe(ResultCode.LEASE_LOST);
+    expect(await s.call('fail', failOf(id, stale.token, false, 5000, 'stale delayed retry', 1))).toBe(ResultCode.LEASE_LOST);
+    expect(await s.call('fail', failOf(id, stale.token, true, 0, 'stale dead-letter', 1))).toBe(ResultCode.LEASE_LOST);
     expect(await snapshot(id)).toEqual(before);
     const job = await q.getJob(id);
     expect(job?.state).toBe('leased');
     expect(job?.errors.map((e) => e.name)).toEqual(historyAfterTakeover);
 
     // the holder's own fail is applied
-    expect(await s.run('fail', [id, current.token, 1, 0, errBlob('real failure', current.attempt), MAX_ERRORS])).toBe(ResultCode.OK);
+    expect(await s.call('fail', failOf(id, current.token, true, 0, 'real failure', current.attempt))).toBe(ResultCode.OK);
     const dead = await q.getJob(id);
     expect(dead?.state).toBe('dead');
     expect(dead?.lastError).toMatchObject({ message: 'real failure', attempt: current.attempt });
@@ -143,10 +143,10 @@ describe.each(routes)('stale fencing tokens, through the scripts, when %s', (_ro
     const { id, stale, current } = await staleAndCurrent(q);
     const before = await snapshot(id);
 
-    expect(await s.run('extend', [60_000, 1, id, stale.token])).toEqual([ResultCode.LEASE_LOST]);
+    expect(await s.call('extend', { leaseMs: 60_000, leases: [{ id, token: stale.token }] })).toEqual([ResultCode.LEASE_LOST]);
     expect(await snapshot(id)).toEqual(before);
 
-    const mixed = (await s.run('extend', [60_000, 2, id, stale.token, id, current.token])) as number[];
+    const mixed = await s.call('extend', { leaseMs: 60_000, leases: [{ id, token: stale.token }, { id, token: current.token }] });
     expect(mixed).toEqual([ResultCode.LEASE_LOST, ResultCode.OK]);
     const after = Number(await s.admin.zscore(s.keys.leased, id));
     expect(after).toBeGreaterThan(Number(before.leased) + 20_000);
@@ -156,11 +156,11 @@ describe.each(routes)('stale fencing tokens, through the scripts, when %s', (_ro
     const q = s.track(new Queue(s.name, { connection: s.url }));
     const { id, stale, current } = await staleAndCurrent(q);
     const before = await snapshot(id);
-    expect(await s.run('release', [1, id, stale.token])).toEqual([ResultCode.LEASE_LOST]);
+    expect(await s.call('release', { delayMs: 0, leases: [{ id, token: stale.token }] })).toEqual([ResultCode.LEASE_LOST]);
     expect(await snapshot(id)).toEqual(before);
     expect(await q.getJob(id)).toMatchObject({ state: 'leased', attemptsMade: current.attempt });
     // the holder's own release gives the attempt back
-    expect(await s.run('release', [1, id, current.token])).toEqual([ResultCode.OK]);
+    expect(await s.call('release', { delayMs: 0, leases: [{ id, token: current.token }] })).toEqual([ResultCode.OK]);
     expect(await q.getJob(id)).toMatchObject({ state: 'ready', attemptsMade: current.attempt - 1 });
   });
 });
@@ -172,17 +172,12 @@ describe('a worker that loses its lease', () => {
    * to Redis. With `lease` > 0 the caller also leases it (returns the new lease).
    */
   async function expireAndReclaim(id: string, lease: number): Promise<LeasedJob | undefined> {
-    await s.admin.script('LOAD', SCRIPTS.lease.source);
-    const keys = s.scriptKeys('lease');
-    const res = await s.admin
-      .multi()
-      .zadd(s.keys.leased, 'XX', 0, id)
-      .evalsha(SCRIPTS.lease.sha, keys.length, ...keys, lease, 30_000, 0, MAX_ERRORS)
-      .exec();
-    const reply = res?.[1]?.[1] as unknown[];
+    const multi = s.admin.multi().zadd(s.keys.leased, 'XX', 0, id);
+    const parse = s.scripts.queue(s.admin, multi, 'lease', { n: lease, leaseMs: 30_000, rnd: 0, nonce: 'x' });
+    const res = await multi.exec();
+    const reply = parse(res?.[1]?.[1]);
     if (lease === 0) return undefined;
-    const r = reply.map((v) => (typeof v === 'number' ? v : String(v)));
-    return { id: String(r[1]), token: String(r[2]), attempt: Number(r[3]), record: Buffer.alloc(0) };
+    return reply.jobs[0];
   }
 
   it('sees its signal abort, emits LeaseLostError, and the job is completed once, by the new holder', async () => {
@@ -191,6 +186,7 @@ describe('a worker that loses its lease', () => {
 
     const startedA = deferred();
     const bDone = deferred();
+    const aReturned = deferred();
     let abortReason: unknown;
     let abortedAfterMs = -1;
     const a = s.trackWorker(
@@ -208,6 +204,7 @@ describe('a worker that loses its lease', () => {
             abortedAfterMs = performance.now() - t;
           }
           await bDone.promise; // a handler that ignores the signal and finishes anyway
+          setImmediate(() => aReturned.resolve()); // after the worker has seen the result
           return 'from-a';
         },
         { connection: s.url, leaseMs: 1000, heartbeatMs: 50 },
@@ -219,6 +216,7 @@ describe('a worker that loses its lease', () => {
     a.on('completed', (job) => completedA.push(job.id));
 
     await startedA.promise;
+    await q.setPolicy({ keepCompleted: true });
     await expireAndReclaim(id, 0);
     expect(await q.getJob(id)).toMatchObject({ state: 'ready', attemptsMade: 1 });
 
@@ -233,7 +231,7 @@ describe('a worker that loses its lease', () => {
       new Worker(s.name, (job) => {
         runsB.push(job.attempt);
         return 'from-b';
-      }, { connection: s.url, keepCompleted: true }),
+      }, { connection: s.url }),
     );
     const completedB: string[] = [];
     b.on('completed', (job) => completedB.push(job.id));
@@ -241,8 +239,10 @@ describe('a worker that loses its lease', () => {
     expect(runsB).toEqual([2]);
 
     bDone.resolve(); // A's handler now finishes: its outcome must not be applied
-    await sleep(200);
+    await aReturned.promise;
+    // its lease was lost, so the worker sends no ack for it at all: no completion, no refused ack
     expect(completedA).toEqual([]);
+    expect(errorsA.filter((e) => e instanceof LeaseLostError && e.operation === 'ack')).toEqual([]);
     expect(completedB).toEqual([id]);
     const job = await q.getJob(id);
     expect(job).toMatchObject({ state: 'completed', result: 'from-b', attemptsMade: 2 });
@@ -281,8 +281,7 @@ describe('a worker that loses its lease', () => {
     expect(completed).toBe(0);
     // untouched: still leased by the new holder, whose ack then succeeds
     expect(await q.getJob(id)).toMatchObject({ state: 'leased', attemptsMade: 2 });
-    const [codes] = (await s.run('ack', [0, 1000, 0, MAX_ERRORS, 0, 0, 1, id, current!.token, ''])) as [number[], unknown];
-    expect(codes).toEqual([ResultCode.OK]);
+    expect((await s.call('ack', ackOf(current!))).codes).toEqual([ResultCode.OK]);
     expect(await q.getJob(id)).toBeNull();
   });
 
@@ -316,7 +315,7 @@ describe('a worker that loses its lease', () => {
     const job = await q.getJob(id);
     expect(job).toMatchObject({ state: 'leased', attemptsMade: 2 });
     expect(job?.errors.map((e) => e.message)).not.toContain('stale failure');
-    expect(await s.run('extend', [30_000, 1, id, current!.token])).toEqual([ResultCode.OK]);
+    expect(await s.call('extend', { leaseMs: 30_000, leases: [current!] })).toEqual([ResultCode.OK]);
   });
   it('aborts the handler through the heartbeat when the job was removed while running', async () => {
     const q = s.track(new Queue(s.name, { connection: s.url }));

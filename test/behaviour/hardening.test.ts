@@ -136,12 +136,13 @@ describe('payloads and results come back exactly', () => {
       list: [1, undefined, 'x'],
     };
     const q = s.track(new Queue<typeof data>(s.name, { connection: s.url }));
+    await q.setPolicy({ keepCompleted: true });
     const received = deferred<unknown>();
     const w = s.trackWorker(
       new Worker<typeof data, unknown>(s.name, (job) => {
         received.resolve(job.data);
         return { echo: job.data.big * 2n, tags: job.data.tags };
-      }, { connection: s.url, keepCompleted: true }),
+      }, { connection: s.url }),
     );
     const done = outcome(w);
     const id = await q.add(data);
@@ -158,8 +159,9 @@ describe('payloads and results come back exactly', () => {
 
   it('a result that would not round-trip is not kept (never kept changed) and is reported', async () => {
     const q = queue();
+    await q.setPolicy({ keepCompleted: true });
     const errors: Error[] = [];
-    const w = s.trackWorker(new Worker(s.name, () => new Map([['a', 1]]), { connection: s.url, keepCompleted: true }));
+    const w = s.trackWorker(new Worker(s.name, () => new Map([['a', 1]]), { connection: s.url }));
     w.on('error', (e) => errors.push(e));
     const done = outcome(w);
     const id = await q.add({});

@@ -1,10 +1,9 @@
 // Idle workers block on the wake list with a long safety timeout (maxIdleMs). They must still
 // reclaim an expired lease on time: the lease call that makes `leased` non-empty wakes one of
 // them, which arms a timer for the lease deadline.
-import { SCRIPTS } from '@kyoo/core';
 import { Worker } from 'kyoo';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Scope, record, waitFor } from '../support/behaviour.js';
+import { Scope, enqueueEntry, record, waitFor } from '../support/behaviour.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -28,13 +27,10 @@ it('reclaims the lease of a worker that died while every other worker is idle, o
   // a "worker" that leases one job for 500 ms and dies. The job is written together with taking
   // its wake token back, in one transaction, so the idle worker does not wake for it: a plain
   // lease call is then the first to hold a lease
-  const keys = s.scriptKeys('enqueue');
   const id = '42';
-  await s.admin
-    .multi()
-    .eval(SCRIPTS.enqueue.source, keys.length, ...keys, 1, id, 1, 0, record({}, { backoffMs: 0, jitter: 0 }))
-    .del(s.keys.wake)
-    .exec();
+  const multi = s.admin.multi();
+  s.scripts.queue(s.admin, multi, 'enqueue', { allOrNothing: false, reserve: 0, jobs: [enqueueEntry(id, record({}, { backoffMs: 0, jitter: 0 }), { gen: true })] });
+  await multi.del(s.keys.wake).exec();
   const leasedAt = Date.now();
   const { jobs } = await s.lease(1, 500);
   expect(jobs.map((j) => j.id)).toEqual([id]);

@@ -1,9 +1,9 @@
 // Jobs as the producer sees them: getJob states, delays, idempotent custom ids, remove in
 // every state, completed-job retention, undecodable records, and pickup latency.
 import { Queue, Worker } from 'kyoo';
-import { SCRIPTS, encodeRecord } from '@kyoo/core';
+import { encodeRecord } from '@kyoo/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Scope, deferred, median, record, sleep, waitFor } from '../support/behaviour.js';
+import { Scope, deferred, enqueueEntry, median, record, sleep, waitFor } from '../support/behaviour.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -84,7 +84,8 @@ describe('getJob', () => {
 
   it('reports a completed job with its result when the worker keeps completed jobs', async () => {
     const q = queue<{ x: number }>();
-    s.trackWorker(new Worker<{ x: number }>(s.name, (job) => ({ doubled: job.data.x * 2 }), { connection: s.url, keepCompleted: true }));
+    await q.setPolicy({ keepCompleted: true });
+    s.trackWorker(new Worker<{ x: number }>(s.name, (job) => ({ doubled: job.data.x * 2 }), { connection: s.url }));
     const id = await q.add({ x: 21 });
     await waitFor(async () => (await q.getJob(id))?.state === 'completed', 2000, 'the job to complete');
     const job = await q.getJob(id);
@@ -106,6 +107,7 @@ describe('getJob', () => {
 
   it('counts attempts made across a retry', async () => {
     const q = queue();
+    await q.setPolicy({ keepCompleted: true });
     s.trackWorker(
       new Worker(
         s.name,
@@ -113,7 +115,7 @@ describe('getJob', () => {
           if (job.attempt === 1) throw new Error('first run fails');
           return 'second run ok';
         },
-        { connection: s.url, keepCompleted: true },
+        { connection: s.url },
       ),
     );
     const id = await q.add({}, { attempts: 3, backoff: { type: 'fixed', delayMs: 0, jitter: 0 } });
@@ -243,6 +245,7 @@ describe('queue.remove', () => {
     }
     expect(await q.counts()).toMatchObject({ ready: 0, delayed: 0 });
 
+    await q.setPolicy({ keepCompleted: true });
     s.trackWorker(
       new Worker(
         s.name,
@@ -250,7 +253,7 @@ describe('queue.remove', () => {
           if ((job.data as { fail?: boolean }).fail) throw new Error('x');
           return 'ok';
         },
-        { connection: s.url, keepCompleted: true },
+        { connection: s.url },
       ),
     );
     const dead = await q.add({ fail: true }, { attempts: 1 });
@@ -299,8 +302,9 @@ describe('queue.remove', () => {
 describe('keepCompleted', () => {
   it('keeps the newest `count` completed jobs, trimming the oldest', async () => {
     const q = queue<{ n: number }>();
+    await q.setPolicy({ keepCompleted: { count: 3 } });
     const done: string[] = [];
-    const w = s.trackWorker(new Worker<{ n: number }>(s.name, (job) => job.data.n, { connection: s.url, keepCompleted: { count: 3 } }));
+    const w = s.trackWorker(new Worker<{ n: number }>(s.name, (job) => job.data.n, { connection: s.url }));
     w.on('completed', (job) => done.push(job.id));
     // ids that sort as strings in add order: jobs completed in the same millisecond tie on
     // their score, and ties are the subject of the next test, not this one
@@ -316,20 +320,16 @@ describe('keepCompleted', () => {
     // two workers ack one job each, back to back in one MULTI (so within the same millisecond):
     // 'z-first' completes first, 'a-second' after it; with keepCompleted count 1 the second stays,
     // although 'a-second' sorts first as a string (ZPOPMIN's tie-break on equal scores)
-    await s.admin.script('LOAD', SCRIPTS.ack.source);
-    const keys = s.scriptKeys('ack');
-    const ackKeepOne = (id: string, token: string) =>
-      [SCRIPTS.ack.sha, keys.length, ...keys, /* n */ 0, /* lease_ms */ 1000, /* rnd */ 0, /* max_errors */ 10, /* keep_count */ 1, /* keep_age_ms */ 0, 1, id, token, ''] as const;
+    await s.policy({ keepCompleted: { count: 1 } });
     const ids = ['z-first', 'a-second'] as const;
-    for (const id of ids) await s.run('enqueue', [1, id, 0, 0, record({ id })]);
+    for (const id of ids) await s.call('enqueue', { allOrNothing: false, reserve: 0, jobs: [enqueueEntry(id, record({ id }))] });
     const { jobs } = await s.lease(2, 30_000);
     expect(jobs.map((j) => j.id)).toEqual(ids);
-    const res = await s.admin
-      .multi()
-      .evalsha(...ackKeepOne(jobs[0]!.id, jobs[0]!.token))
-      .evalsha(...ackKeepOne(jobs[1]!.id, jobs[1]!.token))
-      .zrange(s.keys.done, 0, -1)
-      .exec();
+    const ack = (j: { id: string; token: string }) => ({ n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', acks: [{ id: j.id, token: j.token, result: '', dedup: '' }] });
+    const multi = s.admin.multi();
+    s.scripts.queue(s.admin, multi, 'ack', ack(jobs[0]!));
+    s.scripts.queue(s.admin, multi, 'ack', ack(jobs[1]!));
+    const res = await multi.zrange(s.keys.done, 0, -1).exec();
     expect(res?.[2]?.[1], 'the job completed second is kept').toEqual([ids[1]]);
     const q = queue();
     expect(await q.getJob(ids[0])).toBeNull();
@@ -338,8 +338,9 @@ describe('keepCompleted', () => {
 
   it('drops completed jobs older than ageMs', async () => {
     const q = queue();
+    await q.setPolicy({ keepCompleted: { count: 100, ageMs: 200 } });
     const done: string[] = [];
-    const w = s.trackWorker(new Worker(s.name, () => 'r', { connection: s.url, keepCompleted: { count: 100, ageMs: 200 } }));
+    const w = s.trackWorker(new Worker(s.name, () => 'r', { connection: s.url }));
     w.on('completed', (job) => done.push(job.id));
     const first = await q.add({});
     await waitFor(() => done.length === 1, 2000, 'the first job');

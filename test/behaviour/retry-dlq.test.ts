@@ -235,6 +235,7 @@ describe('handlers that throw something that is not an Error', () => {
 describe('dead-letter queue administration', () => {
   /** Adds `n` jobs that fail once and die (attempts 1) while `healthy` is false. */
   async function deadJobs(q: Queue, n: number, health: { healthy: boolean }, done: string[], keepCompleted = false) {
+    await q.setPolicy({ keepCompleted });
     const w = s.trackWorker(
       new Worker(
         s.name,
@@ -243,7 +244,7 @@ describe('dead-letter queue administration', () => {
           done.push(`${job.id}@${job.attempt}`);
           return 'sent';
         },
-        { connection: s.url, keepCompleted },
+        { connection: s.url },
       ),
     );
     const ids: string[] = [];

@@ -129,13 +129,8 @@ describe('Worker options', () => {
     ['a negative timeout', { timeoutMs: -1 }, 'timeoutMs'],
     ['a backoff object instead of a function', { backoff: { type: 'fixed', delayMs: 100 } }, 'backoff'],
     ['a backoff number', { backoff: 100 }, 'backoff'],
-    ['keepCompleted of the wrong type', { keepCompleted: 'yes' }, 'keepCompleted'],
-    ['keepCompleted null', { keepCompleted: null }, 'keepCompleted'],
-    ['keepCompleted.count 0', { keepCompleted: { count: 0 } }, 'keepCompleted.count'],
-    ['a float keepCompleted.count', { keepCompleted: { count: 2.5 } }, 'keepCompleted.count'],
-    ['a negative keepCompleted.ageMs', { keepCompleted: { ageMs: -1 } }, 'keepCompleted.ageMs'],
-    ['an unknown keepCompleted key', { keepCompleted: { max: 10 } }, 'keepCompleted.max'],
-    ['maxErrors 0', { maxErrors: 0 }, 'maxErrors'],
+    ['keepCompleted (queue policy now)', { keepCompleted: true }, 'options.keepCompleted'],
+    ['maxErrors (queue policy now)', { maxErrors: 5 }, 'options.maxErrors'],
     ['a negative closeGraceMs', { closeGraceMs: -1 }, 'closeGraceMs'],
     ['a float closeGraceMs', { closeGraceMs: 0.5 }, 'closeGraceMs'],
     ['maxIdleMs 0', { maxIdleMs: 0 }, 'maxIdleMs'],
@@ -150,6 +145,28 @@ describe('Worker options', () => {
   it('refuses a handler that is not a function', async () => {
     const err = await thrown(() => new Worker(s.name, 'handler' as never, { connection: s.url }));
     expect((err as Error).message).toMatch(/handler/);
+  });
+});
+
+describe('queue policy', () => {
+  const cases: [string, unknown, string][] = [
+    ['a policy that is not an object', 'keep', 'policy'],
+    ['an unknown key', { keepCompletedCount: 5 }, 'policy.keepCompletedCount'],
+    ['keepCompleted of the wrong type', { keepCompleted: 'yes' }, 'policy.keepCompleted'],
+    ['keepCompleted null', { keepCompleted: null }, 'policy.keepCompleted'],
+    ['keepCompleted.count 0', { keepCompleted: { count: 0 } }, 'policy.keepCompleted.count'],
+    ['a float keepCompleted.count', { keepCompleted: { count: 2.5 } }, 'policy.keepCompleted.count'],
+    ['a negative keepCompleted.ageMs', { keepCompleted: { ageMs: -1 } }, 'policy.keepCompleted.ageMs'],
+    ['an unknown keepCompleted key', { keepCompleted: { max: 10 } }, 'policy.keepCompleted.max'],
+    ['maxErrors 0', { maxErrors: 0 }, 'policy.maxErrors'],
+    ['a negative maxWaiting', { maxWaiting: -1 }, 'policy.maxWaiting'],
+    ['a float maxWaiting', { maxWaiting: 1.5 }, 'policy.maxWaiting'],
+    ['priorityAgingMs 0', { priorityAgingMs: 0 }, 'policy.priorityAgingMs'],
+    ['a string keepCancelled', { keepCancelled: '10' }, 'policy.keepCancelled'],
+  ];
+  it.each(cases)('setPolicy refuses %s and writes nothing', async (_what, policy, option) => {
+    const q = s.track(new Queue(s.name, { connection: s.url }));
+    await expectInvalid(() => q.setPolicy(policy as never), option);
   });
 });
 
@@ -188,6 +205,19 @@ describe('job options', () => {
     ['a NaN runAt', { runAt: Number.NaN }, 'runAt'],
     ['a negative timeout', { timeoutMs: -1 }, 'timeoutMs'],
     ['a float timeout', { timeoutMs: 0.5 }, 'timeoutMs'],
+    ['a priority above 1000', { priority: 1001 }, 'priority'],
+    ['a priority below -1000', { priority: -1001 }, 'priority'],
+    ['a float priority', { priority: 1.5 }, 'priority'],
+    ['a string priority', { priority: 'high' }, 'priority'],
+    ['dedup that is not an object', { dedup: 'k' }, 'dedup'],
+    ['dedup without a key', { dedup: {} }, 'dedup.key'],
+    ['an empty dedup key', { dedup: { key: '' } }, 'dedup.key'],
+    ['a dedup key over 512 characters', { dedup: { key: 'k'.repeat(513) } }, 'dedup.key'],
+    ['an unknown dedup mode', { dedup: { key: 'k', mode: 'forever' } }, 'dedup.mode'],
+    ['a dedup window without ttlMs', { dedup: { key: 'k', mode: 'window' } }, 'dedup.ttlMs'],
+    ['a debounce without ttlMs', { dedup: { key: 'k', mode: 'debounce' } }, 'dedup.ttlMs'],
+    ['a negative dedup ttlMs', { dedup: { key: 'k', ttlMs: -1 } }, 'dedup.ttlMs'],
+    ['an unknown dedup key', { dedup: { key: 'k', ttl: 5 } }, 'dedup.ttl'],
   ];
 
   it.each(cases)('add() rejects %s', async (_what, opts, option) => {

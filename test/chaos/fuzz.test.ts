@@ -319,14 +319,11 @@ describe('options fuzz: invalid calls throw a KyooError naming the option and wr
   });
 
   test('new Worker(name, handler, opts): valid options construct; one broken option is named; nothing written', async () => {
-    const keep = nested({ count: { good: int(1, 100_000_000), bad: nullOk(badInt(1, 100_000_000)) }, ageMs: { good: int(0, MAX_DURATION_MS), bad: nullOk(badInt(0, MAX_DURATION_MS)) } });
     const spec: Spec = {
       prefix: { good: goodName, bad: nullOk(badName) },
       concurrency: { good: int(1, 10_000), bad: nullOk(badInt(1, 10_000)) },
       timeoutMs: { good: int(0, MAX_DURATION_MS), bad: nullOk(badInt(0, MAX_DURATION_MS)) },
       backoff: { good: fc.constant((n: number) => n * 10), bad: fc.oneof(notObject, fc.object({ maxDepth: 1 })) },
-      keepCompleted: { good: fc.oneof(fc.boolean(), keep.good), bad: keep.bad.filter((v) => typeof v !== 'boolean') },
-      maxErrors: { good: int(1, 1000), bad: nullOk(badInt(1, 1000)) },
       closeGraceMs: { good: int(0, MAX_DURATION_MS), bad: nullOk(badInt(0, MAX_DURATION_MS)) },
       maxIdleMs: { good: int(10, 24 * 3600 * 1000), bad: nullOk(badInt(10, 24 * 3600 * 1000)) },
       autostart: { good: fc.constant(false), bad: fc.oneof(fc.string(), fc.integer(), fc.constant(null)) },
@@ -356,6 +353,45 @@ describe('options fuzz: invalid calls throw a KyooError naming the option and wr
       if (err !== undefined) expectNamedKyooError(err);
       expect(await dbsize()).toBe(0);
     }), { numRuns: RUNS });
+  });
+
+  test('queue.setPolicy(policy): a valid policy is read back; one broken field is named and nothing is written', async () => {
+    const keep = nested({ count: { good: int(1, 100_000_000), bad: nullOk(badInt(1, 100_000_000)) }, ageMs: { good: int(0, 315_360_000_000), bad: nullOk(badInt(0, 315_360_000_000)) } });
+    const policy = optionsFor({
+      keepCompleted: { good: fc.oneof(fc.boolean(), keep.good), bad: keep.bad.filter((v) => typeof v !== 'boolean') },
+      keepCancelled: { good: int(0, 100_000_000), bad: nullOk(badInt(0, 100_000_000)) },
+      maxErrors: { good: int(1, 1000), bad: nullOk(badInt(1, 1000)) },
+      maxWaiting: { good: int(0, 1_000_000_000), bad: nullOk(badInt(0, 1_000_000_000)) },
+      priorityAgingMs: { good: int(1, 1_000_000_000), bad: nullOk(badInt(1, 1_000_000_000)) },
+    }, 'policy', 'policy');
+    const queue = new Queue(uniqueQueueName('fuzz-policy'), { connection: url });
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.oneof(
+          policy.valid.map((p) => ({ p: p as unknown, option: undefined as string | undefined })),
+          policy.invalid.map((x) => ({ p: x.opts as unknown, option: x.option as string | undefined })),
+        ),
+        async ({ p, option }) => {
+          const err = await outcome(() => queue.setPolicy(p as never), () => undefined);
+          if (option !== undefined) {
+            expectNamedKyooError(err, option);
+            expect(await dbsize()).toBe(0);
+            return;
+          }
+          expect(err).toBeUndefined();
+          const read = await queue.getPolicy();
+          const given = p as Record<string, unknown>;
+          if (typeof given.maxErrors === 'number') expect(read.maxErrors).toBe(given.maxErrors);
+          if (typeof given.maxWaiting === 'number') expect(read.maxWaiting).toBe(given.maxWaiting);
+          if (given.keepCompleted === false) expect(read.keepCompletedCount).toBe(0);
+          if (given.keepCompleted === true) expect(read.keepCompletedCount).toBe(1000);
+          await wipe();
+        },
+      ), { numRuns: RUNS });
+    } finally {
+      await queue.close();
+      await wipe();
+    }
   });
 
   test('dead.list(page): valid pages list, invalid ones are named; nothing written', async () => {

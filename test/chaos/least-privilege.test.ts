@@ -60,11 +60,12 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 async function fullCycle(connection: RedisOptions | Redis, queueConnection: RedisOptions | Redis = connection): Promise<void> {
   const name = uniqueQueueName('acl');
   const queue = new Queue<{ to: string }>(name, { connection: queueConnection });
+  await queue.setPolicy({ keepCompleted: true });
   let providerUp = false;
   const worker = new Worker<{ to: string }>(name, async (job) => {
     if (!providerUp) throw new Error('provider down');
     return `sent to ${job.data.to}`;
-  }, { connection, keepCompleted: true, leaseMs: 2000 });
+  }, { connection, leaseMs: 2000 });
   const errors: Error[] = [];
   worker.on('error', (err) => errors.push(err));
   try {

@@ -66,7 +66,7 @@ describe('a record that cannot be decoded (written directly into Redis)', () => 
     ['an empty string', Buffer.alloc(0)],
     ['a header length past the end', Buffer.from([200, 0x93, 1, 2])],
     ['a header that is msgpack but not an array', Buffer.concat([header('hello'), encode(1)])],
-    ['a version-2 header', Buffer.concat([header([2, 3, 0, 0, 0, 0, 0, 0]), encode('x')])],
+    ['a version-2 header in the version-1 framing', Buffer.concat([header([2, 3, 0, 0, 0, 0, 0, 0]), encode('x')])],
     ['a valid header with a truncated payload', Buffer.concat([validHeader, Buffer.from([0x92, 0x01])])],
     ['a valid header with trailing bytes after the payload', Buffer.concat([validHeader, Buffer.from([0x01, 0x02])])],
     // a real record whose payload is a 10 MB string header with 3 bytes behind it
@@ -78,7 +78,7 @@ describe('a record that cannot be decoded (written directly into Redis)', () => 
     const queue = s.track(new Queue(s.name, { connection: s.url }));
     const completed = new Set<string>();
     const deadEvents = new Map<string, string>();
-    const worker = s.trackWorker(new Worker(s.name, async () => 'ok', { connection: s.url, concurrency: 4, keepCompleted: false }));
+    const worker = s.trackWorker(new Worker(s.name, async () => 'ok', { connection: s.url, concurrency: 4 }));
     worker.on('completed', (job) => completed.add(job.id));
     worker.on('dead', (job, err) => deadEvents.set(job.id, `${err.name}: ${err.message}`));
 

@@ -91,12 +91,6 @@ import * as kyoo from 'kyoo';
 interface Upload { imageUrl: string; userId: number }
 const connection = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const queue = new Queue<Upload>('typed-consumer', { connection });
-const done = new Promise<number>((resolve) => {
-  const worker = new Worker<Upload, { sizes: number }>('typed-consumer', async (job: Job<Upload>) => ({ sizes: job.data.userId }), { connection });
-  worker.on('completed', (_job, result) => {
-    void worker.close().then(() => resolve(result.sizes));
-  });
-});
 try {
   await queue.add({ imageUrl: 'x', userId: 1 }, { attempts: 0 });
 } catch (err) {
@@ -106,6 +100,12 @@ try {
 const id: string = await queue.add({ imageUrl: 'https://example.com/a.png', userId: 5 });
 const info: JobInfo<Upload> | null = await queue.getJob(id);
 console.log('state', info?.state, info?.data?.imageUrl);
+const done = new Promise<number>((resolve) => {
+  const worker = new Worker<Upload, { sizes: number }>('typed-consumer', async (job: Job<Upload>) => ({ sizes: job.data.userId }), { connection });
+  worker.on('completed', (_job, result) => {
+    void worker.close().then(() => resolve(result.sizes));
+  });
+});
 console.log('sizes', await done);
 console.log('same class', kyoo.Queue === Queue);
 await queue.close();

@@ -66,8 +66,9 @@ describe('reply lost, connection dropped, client reconnects', () => {
     const started: string[] = [];
     const completed: string[] = [];
     const errors: string[] = [];
+    await direct.setPolicy({ keepCompleted: true });
     const worker = new Worker<{ n: number }>(name, async (job) => { started.push(job.id); await g.opened; return 'ok'; }, {
-      connection: proxy.url, leaseMs: 10_000, keepCompleted: true,
+      connection: proxy.url, leaseMs: 10_000,
     });
     worker.on('completed', (job) => completed.push(job.id));
     worker.on('error', (e) => errors.push(`${e.name}: ${e.message}`));
@@ -96,10 +97,11 @@ describe('reply lost, connection dropped, client reconnects', () => {
     const direct = new Queue<{ n: number }>(name, { connection: redisUrl() });
     const g = gate();
     const runs: { id: string; attempt: number; at: number }[] = [];
+    await direct.setPolicy({ keepCompleted: true });
     const worker = new Worker<{ n: number }>(name, async (job) => {
       runs.push({ id: job.id, attempt: job.attempt, at: Date.now() });
       if (job.data.n === 1) await g.opened;
-    }, { connection: proxy.url, concurrency: 1, leaseMs: LEASE_MS, keepCompleted: true });
+    }, { connection: proxy.url, concurrency: 1, leaseMs: LEASE_MS });
     worker.on('error', () => undefined);
     try {
       const first = await direct.add({ n: 1 });

@@ -138,6 +138,7 @@ describe('a worker process killed with SIGKILL mid-job', () => {
    * reclaims the expired lease. Returns what that worker saw.
    */
   async function killMidJob(name: string, queue: Queue<{ seq: number }>, attempts: number) {
+    await queue.setPolicy({ keepCompleted: true });
     const victim = startWorkerProcess({ redisUrl: redisUrl(), queue: name, concurrency: 1, leaseMs: LEASE_MS, sleepMs: 5000 });
     try {
       await victim.ready;
@@ -152,7 +153,7 @@ describe('a worker process killed with SIGKILL mid-job', () => {
       const ran: { id: string; attempt: number }[] = [];
       const errors: Error[] = [];
       const survivor = new Worker<{ seq: number }>(name, async (job) => { ran.push({ id: job.id, attempt: job.attempt }); }, {
-        connection: redisUrl(), leaseMs: LEASE_MS, keepCompleted: true,
+        connection: redisUrl(), leaseMs: LEASE_MS,
       });
       survivor.on('error', (e) => errors.push(e));
       return { id, killedAt, ran, errors, survivor };

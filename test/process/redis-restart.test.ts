@@ -222,10 +222,11 @@ describe('the script cache is emptied mid-run (as after a restart or failover)',
     const flusher = { stop: false };
     try {
       const N = 3000;
+      await queue.setPolicy({ keepCompleted: { count: 100_000 } });
       const ids = await queue.addBulk(Array.from({ length: N }, (_, seq) => ({ data: { seq } })));
       // short leases so heartbeats are frequent; handlers short and uneven so acks and heartbeats interleave
       worker = new Worker<{ seq: number }>(name, async () => { await sleep(5 + Math.random() * 40); }, {
-        connection: server.url, concurrency: 40, leaseMs: 600, keepCompleted: { count: 100_000 },
+        connection: server.url, concurrency: 40, leaseMs: 600,
       });
       worker.on('error', (e) => errors.push(e));
       const flushing = (async () => {

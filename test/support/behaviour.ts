@@ -1,6 +1,7 @@
 // Helpers for the behaviour suites (test/behaviour): a per-test scope that owns a queue name,
 // an admin connection and everything opened in the test, plus direct access to the Lua scripts.
-import { SCRIPTS, ScriptRunner, encode, encodeRecord, queueKeys, type JobRecord, type QueueKeys, type ScriptName } from '@kyoo/core';
+import { Scripts, encodeData, encodeRecord, queueKeys, type JobRecord, type LeaseReply, type QueueKeys, type QueuePolicy, type ScriptArgs, type ScriptName, type ScriptReply } from '@kyoo/core';
+import { Queue } from 'kyoo';
 import { Redis } from 'ioredis';
 import { cleanupPrefix, redisUrl, uniqueQueueName } from './redis.js';
 
@@ -33,28 +34,10 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
   }
 }
 
-/** One leased job, as the lease script returns it. */
-export interface LeasedJob {
-  id: string;
-  token: string;
-  attempt: number;
-  record: Buffer;
-}
-
-/** Decodes a lease reply {next_in_ms, id, token, attempt, record, ...}. */
-export function parseLease(reply: unknown): { nextInMs: number; jobs: LeasedJob[] } {
-  const r = reply as unknown[];
-  const jobs: LeasedJob[] = [];
-  for (let i = 1; i + 3 < r.length; i += 4) {
-    jobs.push({ id: String(r[i]), token: String(r[i + 1]), attempt: Number(r[i + 2]), record: r[i + 3] as Buffer });
-  }
-  return { nextInMs: Number(r[0]), jobs };
-}
-
 /** A job record like the client writes, for enqueueing through the script directly. */
 export function record(data: unknown, over: Partial<JobRecord> = {}): Buffer {
   return encodeRecord({
-    payload: encode(data),
+    payload: encodeData('data', data),
     attempts: 3,
     backoffType: 'fixed',
     backoffMs: 0,
@@ -62,8 +45,16 @@ export function record(data: unknown, over: Partial<JobRecord> = {}): Buffer {
     jitter: 0,
     createdAt: Date.now(),
     timeoutMs: 0,
+    priority: 0,
+    dedupKey: '',
+    dedupMode: 0,
     ...over,
   });
+}
+
+/** One entry of the enqueue script's `jobs` (a caller's own id, due now, no priority or dedup). */
+export function enqueueEntry(id: string, rec: Buffer, over: Partial<ScriptArgs<'enqueue'>['jobs'][number]> = {}): ScriptArgs<'enqueue'>['jobs'][number] {
+  return { id, gen: false, delay: 0, priority: 0, dedup: '', dedupMode: 0, dedupMs: 0, record: rec, ...over };
 }
 
 interface Closable {
@@ -81,14 +72,14 @@ export class Scope {
   readonly prefix = 'kyoo';
   readonly keys: QueueKeys;
   readonly admin: Redis;
-  readonly scripts: ScriptRunner;
+  readonly scripts: Scripts;
   private readonly closers: (() => Promise<unknown>)[] = [];
 
   constructor(label: string) {
     this.name = uniqueQueueName(label);
     this.keys = queueKeys(this.prefix, this.name);
     this.admin = new Redis(this.url);
-    this.scripts = new ScriptRunner(this.keys);
+    this.scripts = new Scripts(this.keys);
   }
 
   /** Registers a queue (or anything with close()) to close at the end of the test. */
@@ -108,19 +99,24 @@ export class Scope {
     this.closers.push(async () => fn());
   }
 
-  /** Runs one of kyoo's scripts for this queue on the admin connection. */
-  run(name: ScriptName, args: readonly (string | number | Buffer)[]): Promise<unknown> {
-    return this.scripts.run(this.admin, name, args);
+  /** Runs one of kyoo's scripts for this queue on the admin connection, through the typed script layer. */
+  call<N extends ScriptName>(name: N, args: ScriptArgs<N>): Promise<ScriptReply<N>> {
+    return this.scripts.call(this.admin, name, args);
   }
 
   /** `lease` with n jobs for leaseMs. */
-  async lease(n: number, leaseMs: number, maxErrors = 10): Promise<{ nextInMs: number; jobs: LeasedJob[] }> {
-    return parseLease(await this.run('lease', [n, leaseMs, 0, maxErrors]));
+  lease(n: number, leaseMs: number): Promise<LeaseReply> {
+    return this.call('lease', { n, leaseMs, rnd: 0, nonce: 'test' });
   }
 
-  /** Key names a script takes, resolved for this queue (for MULTI blocks that call EVALSHA). */
-  scriptKeys(name: ScriptName): string[] {
-    return SCRIPTS[name].keys.map((k) => this.keys[k]);
+  /** Sets the queue's policy (through a Queue, as a user would). */
+  async policy(policy: QueuePolicy): Promise<void> {
+    const q = new Queue(this.name, { connection: this.url, prefix: this.prefix });
+    try {
+      await q.setPolicy(policy);
+    } finally {
+      await q.close();
+    }
   }
 
   /** Every key of the queue that exists in Redis (SCAN, never KEYS). */

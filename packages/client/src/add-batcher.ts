@@ -1,4 +1,4 @@
-import { ResultCode, ScriptRunner, log, type OwnedConnection } from '@kyoo/core';
+import { QueueFullError, ResultCode, log, type EnqueueOutcome, type OwnedConnection, type Scripts } from '@kyoo/core';
 import { checkServerSupports, confirm, type ResolvedDurability } from './durability.js';
 import { IdBlocks } from './id-blocks.js';
 import type { PreparedJob } from './job-options.js';
@@ -8,7 +8,7 @@ export const MAX_BATCH = 1000;
 
 interface Pending {
   job: PreparedJob;
-  resolve: (id: string) => void;
+  resolve: (outcome: EnqueueOutcome) => void;
   reject: (err: unknown) => void;
 }
 
@@ -26,15 +26,16 @@ export class AddBatcher {
 
   constructor(
     private readonly conn: OwnedConnection,
-    private readonly scripts: ScriptRunner,
+    private readonly scripts: Scripts,
     private readonly durability: ResolvedDurability | null,
     idsKey: string,
+    private readonly queueName: string,
   ) {
     this.ids = new IdBlocks(conn, idsKey);
   }
 
-  /** Queues one prepared job for the next flush. */
-  add(job: PreparedJob): Promise<string> {
+  /** Queues one prepared job for the next flush; rejects with {@link QueueFullError} when the queue is full. */
+  add(job: PreparedJob): Promise<EnqueueOutcome> {
     return new Promise((resolve, reject) => {
       this.pending.push({ job, resolve, reject });
       if (!this.scheduled) {
@@ -52,7 +53,12 @@ export class AddBatcher {
   async send(jobs: readonly PreparedJob[]): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < jobs.length; i += MAX_BATCH) {
-      ids.push(...(await this.call(jobs.slice(i, i + MAX_BATCH), false)));
+      const part = jobs.slice(i, i + MAX_BATCH);
+      // all or nothing: a full queue refuses the whole call, counting the jobs of later calls too
+      const outcomes = await this.call(part, false, jobs.length - i - part.length);
+      const refused = outcomes.filter((o) => o.code === ResultCode.QUEUE_FULL).length;
+      if (refused > 0) throw new QueueFullError(this.queueName, jobs.length - i);
+      ids.push(...outcomes.map((o) => o.id));
     }
     if (this.durability) await confirm(this.conn.redis, this.durability, ids);
     return ids;
@@ -71,7 +77,11 @@ export class AddBatcher {
     for (let i = 0; i < batch.length; i += MAX_BATCH) {
       const part = batch.slice(i, i + MAX_BATCH);
       const p = this.call(part.map((x) => x.job)).then(
-        (ids) => part.forEach((x, j) => x.resolve(ids[j]!)),
+        (outcomes) => part.forEach((x, j) => {
+          const o = outcomes[j]!;
+          if (o.code === ResultCode.QUEUE_FULL) x.reject(new QueueFullError(this.queueName, 1));
+          else x.resolve(o);
+        }),
         (err: unknown) => part.forEach((x) => x.reject(err)),
       );
       this.inflight.add(p);
@@ -79,7 +89,7 @@ export class AddBatcher {
     }
   }
 
-  private async call(jobs: readonly PreparedJob[], confirmNow = true): Promise<string[]> {
+  private async call(jobs: readonly PreparedJob[], confirmNow = true, reserve = -1): Promise<EnqueueOutcome[]> {
     const durability = this.durability;
     if (durability) {
       // checked once; a failed check (say, a connection error) is tried again next time
@@ -90,21 +100,24 @@ export class AddBatcher {
       await this.supported;
     }
     const fresh = await this.ids.take(jobs.reduce((n, j) => n + (j.id === '' ? 1 : 0), 0));
-    const args: (string | number | Buffer)[] = [jobs.length];
     let k = 0;
-    for (const j of jobs) {
-      if (j.id === '') args.push(fresh[k++]!, 1, j.delayMs, j.record);
-      else args.push(j.id, 0, j.delayMs, j.record);
-    }
-    const reply = (await this.scripts.run(this.conn.redis, 'enqueue', args)) as (Buffer | number)[];
-    const ids: string[] = [];
-    for (let i = 0; i < reply.length; i += 2) {
-      const id = String(reply[i]);
-      if (reply[i + 1] === ResultCode.DUPLICATE) log.client('job %s exists already; left as it was', id);
-      ids.push(id);
-    }
+    const outcomes = await this.scripts.call(this.conn.redis, 'enqueue', {
+      allOrNothing: reserve >= 0,
+      reserve: Math.max(0, reserve),
+      jobs: jobs.map((j) => ({
+        id: j.id === '' ? fresh[k++]! : j.id,
+        gen: j.id === '',
+        delay: j.delayMs,
+        priority: j.priority,
+        dedup: j.dedupKey,
+        dedupMode: j.dedupMode,
+        dedupMs: j.dedupMs,
+        record: j.record,
+      })),
+    });
+    for (const o of outcomes) if (o.code === ResultCode.DUPLICATE) log.client('job %s exists already; left as it was', o.id);
     // WAIT / WAITAOF follow the write on the same connection, so they cover it
-    if (durability && confirmNow) await confirm(this.conn.redis, durability, ids);
-    return ids;
+    if (durability && confirmNow) await confirm(this.conn.redis, durability, outcomes.map((o) => o.id));
+    return outcomes;
   }
 }

@@ -1,4 +1,4 @@
-import { ResultCode, checkId, checkInt, checkKnownKeys, checkObject, InvalidOptionError, type QueueKeys, type ScriptRunner } from '@kyoo/core';
+import { ResultCode, checkId, checkInt, checkKnownKeys, checkObject, InvalidOptionError, type QueueKeys, type Scripts } from '@kyoo/core';
 import type { Redis } from 'ioredis';
 import { readJob, type JobInfo } from './job-info.js';
 
@@ -24,7 +24,7 @@ export class DeadLetters {
   constructor(
     private readonly redis: () => Redis,
     private readonly keys: QueueKeys,
-    private readonly scripts: ScriptRunner,
+    private readonly scripts: Scripts,
   ) {}
 
   /** Number of dead jobs. */
@@ -84,7 +84,7 @@ export class DeadLetters {
   }
 
   private async call(script: 'replay' | 'purge', ids: string[], out: DeadLetterResult): Promise<void> {
-    const codes = (await this.scripts.run(this.redis(), script, ids)) as number[];
+    const codes = await this.scripts.call(this.redis(), script, { ids: ids.map((id) => ({ id })) });
     codes.forEach((code, i) => {
       const id = ids[i]!;
       if (code === ResultCode.OK) out.done.push(id);

@@ -1,6 +1,6 @@
 export { Queue } from './queue.js';
-export type { QueueOptions, QueueCounts, BulkJob } from './queue.js';
-export type { JobOptions } from './job-options.js';
+export type { QueueOptions, QueueCounts, BulkJob, AddResult, CancelOutcome } from './queue.js';
+export type { JobOptions, DedupOptions } from './job-options.js';
 export type { JobInfo, JobState } from './job-info.js';
 export { DeadLetters } from './dead-letters.js';
 export { DurabilityError } from './durability.js';
@@ -16,6 +16,9 @@ export {
   JobTimeoutError,
   HandlerError,
   ListenerError,
+  QueueFullError,
+  JobCancelledError,
+  RecordVersionError,
   ResultCode,
 } from '@kyoo/core';
-export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption } from '@kyoo/core';
+export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption, QueuePolicy, ResolvedQueuePolicy } from '@kyoo/core';

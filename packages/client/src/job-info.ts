@@ -2,7 +2,7 @@ import { decodeData, decodeErrors, decodeRecord, type JobError, type QueueKeys }
 import type { Redis } from 'ioredis';
 
 /** Where a job is in its life. */
-export type JobState = 'ready' | 'delayed' | 'leased' | 'completed' | 'dead';
+export type JobState = 'ready' | 'delayed' | 'leased' | 'completed' | 'dead' | 'cancelled';
 
 /** A snapshot of one job, as `getJob()` and the dead-letter listing return it. */
 export interface JobInfo<T = unknown, R = unknown> {
@@ -24,6 +24,8 @@ export interface JobInfo<T = unknown, R = unknown> {
   result?: R;
   /** When the job was added (producer clock, ms since epoch). */
   createdAt: number;
+  /** Its priority (0 = none). */
+  priority: number;
   /** Run-at time of a delayed job, lease deadline of a leased one, time of death or completion (ms, Redis clock). */
   stateSince?: number;
 }
@@ -37,6 +39,7 @@ export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promis
     .zscore(keys.delayed, id)
     .zscore(keys.dead, id)
     .zscore(keys.done, id)
+    .zscore(keys.cancelled, id)
     .hget(keys.runs, id)
     .hgetBuffer(keys.errors, id)
     .hgetBuffer(keys.results, id)
@@ -48,16 +51,17 @@ export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promis
   });
   const raw = v[0] as Buffer | null;
   if (!raw) return null;
-  const [leased, delayed, dead, done] = (v.slice(1, 5) as (string | null)[]).map((s) => (s === null ? null : Number(s)));
+  const [leased, delayed, dead, done, cancelled] = (v.slice(1, 6) as (string | null)[]).map((s) => (s === null ? null : Number(s)));
   let state: JobState = 'ready';
   let since: number | null = null;
   if (leased != null) [state, since] = ['leased', leased];
   else if (delayed != null) [state, since] = ['delayed', delayed];
   else if (dead != null) [state, since] = ['dead', dead];
   else if (done != null) [state, since] = ['completed', done];
+  else if (cancelled != null) [state, since] = ['cancelled', cancelled];
 
-  const errors = safeErrors(v[6] as Buffer | null);
-  const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(String(v[5] ?? '0').split(':')[0]), attempts: 0, errors, createdAt: 0 };
+  const errors = safeErrors(v[7] as Buffer | null);
+  const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(String(v[6] ?? '0').split(':')[0]), attempts: 0, errors, createdAt: 0, priority: 0 };
   if (since !== null) info.stateSince = Math.floor(since);
   const last = errors[errors.length - 1];
   if (last) info.lastError = last;
@@ -65,11 +69,12 @@ export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promis
     const record = decodeRecord(raw);
     info.attempts = record.attempts;
     info.createdAt = record.createdAt;
+    info.priority = record.priority;
     info.data = decodeData(record.payload, 'job payload');
   } catch (err) {
     info.decodeError = (err as Error).message;
   }
-  const result = v[7] as Buffer | null;
+  const result = v[8] as Buffer | null;
   if (result) {
     try {
       info.result = decodeData(result, 'job result');

@@ -34,9 +34,45 @@ export interface JobOptions {
   backoff?: BackoffOptions;
   /** Fail the run if the handler takes longer than this (0 = the worker's `timeoutMs`). @defaultValue `0` */
   timeoutMs?: number;
+  /**
+   * An integer from -1000 to 1000: higher runs first, jobs of one priority in
+   * the order added, kept across retries and replays. Waiting counts too (the
+   * queue policy's `priorityAgingMs` per level), so no job starves.
+   * Jobs without a priority (0) cost what they always did.
+   * @defaultValue `0`
+   */
+  priority?: number;
+  /**
+   * Deduplication: while a job holds `key`, another add with the same key
+   * makes no new job; it resolves with the holder's id and `deduplicated: true`.
+   * @example
+   * await queue.add({ userId }, { dedup: { key: `welcome:${userId}` } })
+   */
+  dedup?: DedupOptions;
 }
 
-const KNOWN = ['jobId', 'delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs'] as const;
+/** How {@link JobOptions.dedup} decides that an add is a duplicate. */
+export interface DedupOptions {
+  /** The deduplication key (1-512 characters). */
+  key: string;
+  /**
+   * - `'until-complete'`: the key is held until the job completes, is
+   *   dead-lettered, cancelled or removed (and at most `ttlMs` if given);
+   * - `'window'`: held for `ttlMs` from the first add, however the job ends
+   *   (like SQS's five-minute deduplication);
+   * - `'debounce'`: the job runs `ttlMs` after the last add; an add within that
+   *   time, while the job still waits, replaces its data and pushes its run-at.
+   * @defaultValue `'until-complete'`
+   */
+  mode?: 'until-complete' | 'window' | 'debounce';
+  /** The window in ms (required for `window` and `debounce`; for `until-complete` a safety bound, 0 = none). */
+  ttlMs?: number;
+}
+
+const KNOWN = ['jobId', 'delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs', 'priority', 'dedup'] as const;
+const DEDUP_MODES = { 'until-complete': 1, window: 2, debounce: 3 } as const;
+/** Priorities allowed (documented in the README). */
+export const MAX_PRIORITY = 1000;
 
 /** Job defaults after validation (a queue's `defaultJobOptions` over the library defaults). */
 export interface ResolvedDefaults {
@@ -60,6 +96,10 @@ export function resolveDefaults(value: unknown): ResolvedDefaults {
 export interface PreparedJob {
   id: string;
   delayMs: number;
+  priority: number;
+  dedupKey: string;
+  dedupMode: number;
+  dedupMs: number;
   record: Buffer;
 }
 
@@ -99,6 +139,24 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
   const attempts = o.attempts === undefined ? defaults.attempts : checkInt('attempts', o.attempts, 1, 1_000_000);
   const backoff = o.backoff === undefined ? defaults.backoff : resolveBackoff('backoff', o.backoff, defaults.backoff);
   const timeoutMs = o.timeoutMs === undefined ? defaults.timeoutMs : checkInt('timeoutMs', o.timeoutMs, 0, MAX_DURATION_MS);
+  const priority = o.priority === undefined ? 0 : checkInt('priority', o.priority, -MAX_PRIORITY, MAX_PRIORITY);
+  let dedupKey = '';
+  let dedupMode = 0;
+  let dedupMs = 0;
+  if (o.dedup !== undefined) {
+    const d = checkObject<DedupOptions>('dedup', o.dedup);
+    checkKnownKeys('dedup', d, ['key', 'mode', 'ttlMs']);
+    if (typeof d.key !== 'string' || d.key.length === 0 || d.key.length > 512) {
+      throw new InvalidOptionError('dedup.key', 'expected a string of 1-512 characters');
+    }
+    const mode = d.mode ?? 'until-complete';
+    if (!Object.prototype.hasOwnProperty.call(DEDUP_MODES, mode)) {
+      throw new InvalidOptionError('dedup.mode', `expected 'until-complete', 'window' or 'debounce', got ${JSON.stringify(String(mode)).slice(0, 40)}`);
+    }
+    dedupKey = d.key;
+    dedupMode = DEDUP_MODES[mode];
+    dedupMs = mode === 'until-complete' ? checkInt('dedup.ttlMs', d.ttlMs ?? 0, 0, MAX_DURATION_MS) : checkInt('dedup.ttlMs', d.ttlMs, 1, MAX_DURATION_MS);
+  }
 
   const payload = encodeData('data', data);
   if (payload.length > maxPayloadBytes) throw new PayloadTooLargeError(payload.length, maxPayloadBytes);
@@ -112,6 +170,9 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
     jitter: backoff.jitter,
     createdAt: Date.now(),
     timeoutMs,
+    priority,
+    dedupKey,
+    dedupMode,
   });
-  return { id, delayMs, record };
+  return { id, delayMs, priority, dedupKey, dedupMode, dedupMs, record };
 }

@@ -3,8 +3,9 @@ import {
   DEFAULT_PREFIX,
   InvalidOptionError,
   JOB_DEFAULTS,
+  POLICY_META_FIELDS,
   ResultCode,
-  ScriptRunner,
+  Scripts,
   checkId,
   checkInt,
   checkKnownKeys,
@@ -12,8 +13,12 @@ import {
   connect,
   log,
   queueKeys,
+  policyFields,
+  readPolicy,
   release,
   type ConnectionOption,
+  type QueuePolicy,
+  type ResolvedQueuePolicy,
   type OwnedConnection,
   type QueueKeys,
 } from '@kyoo/core';
@@ -22,7 +27,7 @@ import { AddBatcher } from './add-batcher.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
-import { prepareJob, resolveDefaults, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
+import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
 
 /** Options of a {@link Queue}. */
 export interface QueueOptions {
@@ -44,14 +49,36 @@ export interface QueueOptions {
 
 /** How many jobs are in each state. */
 export interface QueueCounts {
+  /** Waiting to run now (with or without a priority). */
   ready: number;
   delayed: number;
   leased: number;
   dead: number;
-  /** Completed jobs still kept by retention (0 when workers remove them, the default). */
+  /** Completed jobs still kept by the policy (0 when they are removed, the default). */
   completed: number;
+  /** Cancelled jobs still kept by the policy. */
+  cancelled: number;
   paused: boolean;
 }
+
+/** What an add with {@link JobOptions.dedup} did. */
+export interface AddResult {
+  /** The new job's id, or the id of the job that holds the dedup key. */
+  id: string;
+  /** True when no new job was made: a job holds the key (debounce: its data and run-at were replaced). */
+  deduplicated: boolean;
+}
+
+/** What {@link Queue.cancel} found. */
+export type CancelOutcome =
+  /** It was waiting or delayed, and will not run. */
+  | 'cancelled'
+  /** It was running: it ends as cancelled, and its handler's signal fires at its worker's next heartbeat. */
+  | 'cancelling'
+  /** It had completed, died or been cancelled already: nothing changed. */
+  | 'finished'
+  /** No such job. */
+  | 'not-found';
 
 /** One job for {@link Queue.addBulk}. */
 export interface BulkJob<T> {
@@ -78,7 +105,7 @@ export class Queue<T = unknown> {
   readonly dead: DeadLetters;
 
   private readonly conn: OwnedConnection;
-  private readonly scripts: ScriptRunner;
+  private readonly scripts: Scripts;
   private readonly batcher: AddBatcher;
   private readonly defaults: ResolvedDefaults;
   private readonly maxPayloadBytes: number;
@@ -94,25 +121,35 @@ export class Queue<T = unknown> {
     const durability = resolveDurability(o.durability);
     this.conn = connect(o.connection);
     this.conn.redis.on('error', (err: Error) => log.client('%s: redis error: %s', name, err.message));
-    this.scripts = new ScriptRunner(this.keys);
-    this.batcher = new AddBatcher(this.conn, this.scripts, durability, this.keys.ids);
+    this.scripts = new Scripts(this.keys);
+    this.batcher = new AddBatcher(this.conn, this.scripts, durability, this.keys.ids, name);
     this.dead = new DeadLetters(() => this.redis(), this.keys, this.scripts);
   }
 
   /**
    * Adds one job and resolves with its id once Redis has it. Adds made in
    * the same tick travel to Redis as one call. Invalid options and oversized
-   * payloads reject before anything is written.
+   * payloads reject before anything is written; a full queue (the policy's
+   * `maxWaiting`) rejects with {@link QueueFullError}. With `dedup`, resolves
+   * with `{ id, deduplicated }`.
    */
-  async add(data: T, opts?: JobOptions): Promise<string> {
+  add(data: T, opts: JobOptions & { dedup: DedupOptions }): Promise<AddResult>;
+  add(data: T, opts?: JobOptions): Promise<string>;
+  async add(data: T, opts?: JobOptions): Promise<string | AddResult> {
     this.redis();
-    return this.batcher.add(prepareJob(data, opts, this.defaults, this.maxPayloadBytes));
+    const outcome = await this.batcher.add(prepareJob(data, opts, this.defaults, this.maxPayloadBytes));
+    if (opts?.dedup === undefined) return outcome.id;
+    return { id: outcome.id, deduplicated: outcome.code === ResultCode.DEDUPLICATED };
   }
 
   /**
    * Adds many jobs in as few calls as possible (1,000 per call). Every job
    * is validated first: one invalid job rejects the whole call and nothing is
-   * written. Resolves with the ids in order.
+   * written. A full queue (the policy's `maxWaiting`) rejects with
+   * {@link QueueFullError} and writes none of them (past 1,000 jobs, the room
+   * for all is checked with the first call; a concurrent producer can still
+   * fill the queue before a later call, which then writes nothing of its
+   * part). Resolves with the ids in order (for a deduplicated job, the holder's).
    */
   async addBulk(jobs: readonly BulkJob<T>[]): Promise<string[]> {
     this.redis();
@@ -142,22 +179,56 @@ export class Queue<T = unknown> {
   /** Counts of jobs in every state, read atomically. */
   async counts(): Promise<QueueCounts> {
     const k = this.keys;
-    const res = await this.redis().multi().llen(k.ready).zcard(k.delayed).zcount(k.leased, '-inf', '(inf').zcard(k.dead).zcard(k.done).hexists(k.meta, 'paused').exec();
+    const res = await this.redis().multi().llen(k.ready).zcard(k.prio).zcard(k.delayed).zcount(k.leased, '-inf', '(inf')
+      .zcard(k.dead).zcard(k.done).zcard(k.cancelled).hexists(k.meta, 'paused').exec();
     const n = (res ?? []).map(([err, v]) => {
       if (err) throw err;
       return Number(v);
     });
-    return { ready: n[0]!, delayed: n[1]!, leased: n[2]!, dead: n[3]!, completed: n[4]!, paused: n[5] === 1 };
+    return { ready: n[0]! + n[1]!, delayed: n[2]!, leased: n[3]!, dead: n[4]!, completed: n[5]!, cancelled: n[6]!, paused: n[7] === 1 };
   }
 
   /** Stops all workers of this queue from leasing new jobs. Adds still work; running jobs finish. */
   async pause(): Promise<void> {
-    await this.scripts.run(this.redis(), 'pause', ['1']);
+    await this.scripts.call(this.redis(), 'pause', { paused: true });
   }
 
   /** Lets workers lease again after {@link Queue.pause}. */
   async resume(): Promise<void> {
-    await this.scripts.run(this.redis(), 'pause', ['0']);
+    await this.scripts.call(this.redis(), 'pause', { paused: false });
+  }
+
+  /**
+   * Sets the queue's policy, which every producer and worker of the queue
+   * follows (it lives in Redis). Fields left out keep their value; invalid
+   * ones throw {@link InvalidOptionError} and nothing is written.
+   * @example
+   * await queue.setPolicy({ keepCompleted: { count: 1000 }, maxErrors: 20, maxWaiting: 100_000 })
+   */
+  async setPolicy(policy: QueuePolicy): Promise<void> {
+    const fields = policyFields(policy);
+    await this.scripts.call(this.redis(), 'setPolicy', { fields });
+  }
+
+  /** The queue's policy as Redis holds it (defaults for fields never set). */
+  async getPolicy(): Promise<ResolvedQueuePolicy> {
+    return readPolicy(await this.redis().hmget(this.keys.meta, ...POLICY_META_FIELDS));
+  }
+
+  /**
+   * Cancels a job: a waiting or delayed job will not run; a running job ends
+   * as cancelled (not retried, not dead-lettered), its handler's signal aborts
+   * with {@link JobCancelledError} at its worker's next heartbeat, and its late
+   * ack changes nothing. Cancelled jobs stay visible in `getJob` (state
+   * `'cancelled'`) up to the policy's `keepCancelled`.
+   */
+  async cancel(id: string): Promise<CancelOutcome> {
+    checkId('id', id);
+    const code = await this.scripts.call(this.redis(), 'cancel', { id });
+    if (code === ResultCode.OK) return 'cancelled';
+    if (code === ResultCode.RUNNING) return 'cancelling';
+    if (code === ResultCode.DONE_ALREADY) return 'finished';
+    return 'not-found';
   }
 
   /** Whether the queue is paused. */
@@ -171,7 +242,7 @@ export class Queue<T = unknown> {
    */
   async remove(id: string): Promise<boolean> {
     checkId('id', id);
-    const code = (await this.scripts.run(this.redis(), 'remove', [id])) as number;
+    const code = await this.scripts.call(this.redis(), 'remove', { id });
     return code === ResultCode.OK;
   }
 

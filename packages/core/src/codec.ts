@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { DecodeError, InvalidOptionError } from './errors.js';
+import { RECORD_FIELDS, RECORD_VERSION } from './scripts.generated.js';
 
 /**
  * msgpack in plain mode (no record extension), so Redis's built-in `cmsgpack`
@@ -125,7 +126,7 @@ export function decode(bytes: Uint8Array, what = 'value'): unknown {
 /** Backoff between retries. `fixed` waits `delayMs` each time; `exponential` doubles it per attempt. */
 export const BACKOFF_TYPES = { fixed: 0, exponential: 1 } as const;
 
-/** What a job record holds, as stored in the `jobs` hash. */
+/** What a job record holds, as stored in the `jobs` hash (fields: `packages/core/record-schema.json`). */
 export interface JobRecord {
   /** The encoded payload (decoded lazily, so that a bad payload is reported per job). */
   payload: Uint8Array;
@@ -138,51 +139,80 @@ export interface JobRecord {
   createdAt: number;
   /** Per-job handler timeout in ms (0 = the worker's default). */
   timeoutMs: number;
+  /** Higher runs first; 0 = none. */
+  priority: number;
+  /** Deduplication key ('' = none). */
+  dedupKey: string;
+  /** 0 none, 1 until the job completes, 2 a window from the first add, 3 debounce. */
+  dedupMode: number;
 }
 
-const RECORD_VERSION = 1;
+/** A decoded record, with the schema version it was written with. */
+export interface DecodedRecord extends JobRecord {
+  /** The record's schema version; above {@link RECORD_VERSION} it was written by a newer kyoo. */
+  version: number;
+}
+
+/** First byte of a record since schema version 2 (0xC1 is never used by msgpack). */
+const RECORD_MARK = 0xc1;
+/** Longest header a record can carry (its length takes two bytes). */
+const MAX_HEADER_BYTES = 0xffff;
+
+type FieldName = (typeof RECORD_FIELDS)[number]['name'];
+const toWire = (r: JobRecord, name: FieldName): number | string => (name === 'backoffType' ? BACKOFF_TYPES[r.backoffType] : r[name]);
 
 /**
- * Encodes a job record as documented in `lua/includes/record.lua`: one byte
- * giving the header's length, the header (a msgpack array of numbers), then
- * the payload's msgpack bytes as they are. Scripts decode the header alone;
- * Redis's `cmsgpack` never sees the payload, whatever types it holds.
+ * Encodes a job record as documented in `lua/includes/record.lua`: the byte
+ * 0xC1, the header's length in two bytes, the header (a msgpack array
+ * [version, ...fields] in the order of the record schema), then the payload's
+ * msgpack bytes as they are. Scripts decode the header alone; Redis's
+ * `cmsgpack` never sees the payload, whatever types it holds.
  */
 export function encodeRecord(r: JobRecord): Buffer {
-  const header = packr.pack([
-    RECORD_VERSION,
-    r.attempts,
-    BACKOFF_TYPES[r.backoffType],
-    r.backoffMs,
-    r.backoffMaxMs,
-    r.jitter,
-    r.createdAt,
-    r.timeoutMs,
-  ]);
-  const out = Buffer.allocUnsafe(1 + header.length + r.payload.length);
-  out[0] = header.length;
-  header.copy(out, 1);
-  out.set(r.payload, 1 + header.length);
+  const header = packr.pack([RECORD_VERSION, ...RECORD_FIELDS.map((f) => toWire(r, f.name))]);
+  if (header.length > MAX_HEADER_BYTES) throw new InvalidOptionError('options', `the job's options take ${header.length} bytes, over ${MAX_HEADER_BYTES}`);
+  const out = Buffer.allocUnsafe(3 + header.length + r.payload.length);
+  out[0] = RECORD_MARK;
+  out.writeUInt16BE(header.length, 1);
+  header.copy(out, 3);
+  out.set(r.payload, 3 + header.length);
   return out;
 }
 
-/** Decodes a job record; throws {@link DecodeError} when it is not one. */
-export function decodeRecord(bytes: Uint8Array): JobRecord {
-  const len = bytes[0] ?? 0;
-  const raw = len > 0 && bytes.length > len ? decode(bytes.subarray(1, 1 + len), 'job record') : undefined;
-  if (!Array.isArray(raw) || raw[0] !== RECORD_VERSION) {
-    throw new DecodeError('could not decode job record: not a kyoo v1 record');
+/**
+ * Decodes a job record of any version: a newer one yields the fields this
+ * version knows (fields are only ever appended) and its `version`, for the
+ * caller to decide. Throws {@link DecodeError} when it is not a record.
+ */
+export function decodeRecord(bytes: Uint8Array): DecodedRecord {
+  let start: number;
+  let len: number;
+  const framed = bytes[0] === RECORD_MARK;
+  if (framed) {
+    len = bytes.length >= 3 ? ((bytes[1]! << 8) | bytes[2]!) : 0;
+    start = 3;
+  } else {
+    len = bytes[0] ?? 0; // version 1: one length byte
+    start = 1;
   }
-  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  const raw: unknown = len > 0 && bytes.length >= start + len ? decode(bytes.subarray(start, start + len), 'job record') : undefined;
+  // version 1 has the one-byte framing, every later version the 0xC1 one
+  const version: unknown = Array.isArray(raw) ? raw[0] : undefined;
+  if (!Array.isArray(raw) || typeof version !== 'number' || !Number.isInteger(version) || (framed ? version < 2 : version !== 1)) {
+    throw new DecodeError('could not decode job record: not a kyoo record');
+  }
+  const f: Record<string, number | string> = {};
+  for (let i = 0; i < RECORD_FIELDS.length; i++) {
+    const { name, type } = RECORD_FIELDS[i]!;
+    const v: unknown = raw[i + 1];
+    f[name] = type === 'string' ? (typeof v === 'string' ? v : '') : typeof v === 'number' && Number.isFinite(v) ? v : 0;
+  }
   return {
-    payload: bytes.subarray(1 + len),
-    attempts: num(raw[1]) || 1,
-    backoffType: raw[2] === 1 ? 'exponential' : 'fixed',
-    backoffMs: num(raw[3]),
-    backoffMaxMs: num(raw[4]),
-    jitter: num(raw[5]),
-    createdAt: num(raw[6]),
-    timeoutMs: num(raw[7]),
+    ...(f as unknown as Omit<JobRecord, 'payload' | 'backoffType'>),
+    version: raw[0],
+    payload: bytes.subarray(start + len),
+    attempts: (f.attempts as number) || 1,
+    backoffType: f.backoffType === 1 ? 'exponential' : 'fixed',
   };
 }
 

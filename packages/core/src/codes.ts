@@ -13,6 +13,14 @@ export enum ResultCode {
   DUPLICATE = 3,
   /** replay / purge: the job exists but is not in the dead-letter queue. */
   NOT_DEAD = 4,
-  /** ack: this same ack was applied before (a resend after a reconnect); nothing changed. Known for kept jobs only. */
+  /** ack: this same ack was applied before (a resend after a reconnect); cancel: the job had ended already. Nothing changed. */
   DONE_ALREADY = 5,
+  /** ack / fail / extend: the job was cancelled while it ran; nothing changed. */
+  CANCELLED = 6,
+  /** enqueue: the queue holds its policy's maxWaiting jobs; nothing was written for this job. */
+  QUEUE_FULL = 7,
+  /** enqueue: a job holds this dedup key; its id is returned (debounce: its data and run-at were replaced). */
+  DEDUPLICATED = 8,
+  /** cancel: the job is running; it is cancelled, and its worker's signal fires at the worker's next heartbeat. */
+  RUNNING = 9,
 }

@@ -8,6 +8,9 @@ export type KyooErrorCode =
   | 'JOB_TIMEOUT'
   | 'HANDLER_FAILED'
   | 'LISTENER_FAILED'
+  | 'QUEUE_FULL'
+  | 'JOB_CANCELLED'
+  | 'RECORD_VERSION'
   | 'NOT_DURABLE';
 
 /** Base class of every error kyoo throws or emits. */
@@ -116,5 +119,45 @@ function describeThrown(thrown: unknown): string {
     return String(thrown);
   } catch {
     return Object.prototype.toString.call(thrown);
+  }
+}
+
+/**
+ * The queue holds as many waiting jobs as its policy's `maxWaiting` allows:
+ * the add was refused and nothing was written (for `addBulk`, none of its jobs).
+ * Shed load, retry later, or raise `maxWaiting` with `queue.setPolicy()`.
+ */
+export class QueueFullError extends KyooError {
+  override readonly name = 'QueueFullError';
+  constructor(
+    readonly queue: string,
+    /** Jobs refused by this call. */
+    readonly refused: number,
+  ) {
+    super('QUEUE_FULL', `queue ${queue} is full (its policy's maxWaiting): ${refused} job(s) refused, nothing written; retry later or raise maxWaiting`);
+  }
+}
+
+/** The reason a handler's signal aborts when its job is cancelled (`queue.cancel(id)`). */
+export class JobCancelledError extends KyooError {
+  override readonly name = 'JobCancelledError';
+  constructor(readonly jobId: string) {
+    super('JOB_CANCELLED', `job ${jobId} was cancelled; its outcome will not be recorded`);
+  }
+}
+
+/**
+ * A worker leased a job whose record was written by a newer kyoo (a newer
+ * record schema version). The job was released untouched, without using an
+ * attempt, for a newer worker to run: upgrade this worker.
+ */
+export class RecordVersionError extends KyooError {
+  override readonly name = 'RecordVersionError';
+  constructor(
+    readonly jobId: string,
+    readonly version: number,
+    readonly supported: number,
+  ) {
+    super('RECORD_VERSION', `job ${jobId} has a record of version ${version}, newer than this worker's ${supported}; released untouched for a newer worker (upgrade this one)`);
   }
 }

@@ -10,14 +10,18 @@ export {
   JobTimeoutError,
   HandlerError,
   ListenerError,
+  QueueFullError,
+  JobCancelledError,
+  RecordVersionError,
 } from './errors.js';
 export type { KyooErrorCode } from './errors.js';
 export { ResultCode } from './codes.js';
 export { encode, decode, encodeData, decodeData, checkExact, encodeRecord, decodeRecord, decodeErrors, BACKOFF_TYPES } from './codec.js';
-export type { JobRecord, JobError } from './codec.js';
-export { ScriptRunner } from './scripts.js';
-export type { ScriptName } from './scripts.js';
-export { SCRIPTS } from './scripts.generated.js';
+export type { JobRecord, DecodedRecord, JobError } from './codec.js';
+export { Scripts } from './scripts.js';
+export type { ScriptName, ScriptArgs, ScriptReply } from './scripts.js';
+export { SCRIPTS, RECORD_VERSION, RECORD_FIELDS, POLICY_FIELDS } from './scripts.generated.js';
+export type { LeasedJob, LeaseReply, EnqueueOutcome } from './replies.js';
 export { connect, duplicate, release } from './connection.js';
 export type { ConnectionOption, OwnedConnection } from './connection.js';
 export {
@@ -35,3 +39,5 @@ export type { BackoffOptions, ResolvedBackoff } from './options.js';
 export { log, short } from './log.js';
 export { setLongTimeout, MAX_TIMER_MS } from './timers.js';
 export type { LongTimer } from './timers.js';
+export { policyFields, readPolicy, POLICY_META_FIELDS } from './policy.js';
+export type { QueuePolicy, ResolvedQueuePolicy } from './policy.js';

@@ -1,21 +1,27 @@
 import { ResultCode, setLongTimeout, type LongTimer } from '@kyoo/core';
-import type { InFlight, Settler } from './settle.js';
-import type { Worker } from './worker.js';
+import type { InFlight, LeaseRegistry } from './registry.js';
+
+/** What the heartbeat needs: the leases, one extend call for many, and what to do with a lease that is gone. */
+export interface HeartbeatDeps {
+  readonly registry: LeaseRegistry;
+  readonly heartbeatMs: number;
+  extend(leases: { id: string; token: string }[]): Promise<ResultCode[]>;
+  /** The lease is gone: `code` is LEASE_LOST or CANCELLED. */
+  gone(entry: InFlight, code: ResultCode): void;
+  error(err: Error): void;
+}
 
 /**
  * The heartbeat: every `heartbeatMs`, one extend call pushes the deadline of
- * every lease the worker holds. A lease found lost aborts its handler. No
- * timer per job.
+ * every lease the worker holds. A lease found lost or cancelled aborts its
+ * handler. No timer per job.
  */
-export class Heartbeat<T, R> {
+export class Heartbeat {
   private timer: LongTimer | undefined;
   private stopped = false;
   private beating = false;
 
-  constructor(
-    private readonly w: Worker<T, R>,
-    private readonly settler: Settler<T, R>,
-  ) {}
+  constructor(private readonly d: HeartbeatDeps) {}
 
   /** Beats every `heartbeatMs` (a long timer: intervals past 2^31-1 ms would fire every millisecond). */
   start(): void {
@@ -23,7 +29,7 @@ export class Heartbeat<T, R> {
     this.timer = setLongTimeout(() => {
       this.start();
       void this.beat();
-    }, this.w.opts.heartbeatMs).unref();
+    }, this.d.heartbeatMs).unref();
   }
 
   stop(): void {
@@ -32,21 +38,18 @@ export class Heartbeat<T, R> {
   }
 
   private async beat(): Promise<void> {
-    const w = this.w;
-    const entries: InFlight<T>[] = [...w.inflight.values()].filter((e) => !e.released);
+    const entries = this.d.registry.live();
     if (entries.length === 0 || this.beating) return;
     this.beating = true;
     try {
-      const args: (string | number)[] = [w.opts.leaseMs, entries.length];
-      for (const e of entries) args.push(e.id, e.token);
-      const codes = (await w.scripts.run(w.conn.redis, 'extend', args)) as number[];
+      const codes = await this.d.extend(entries.map((e) => ({ id: e.id, token: e.token })));
       codes.forEach((code, i) => {
         const entry = entries[i]!;
         // a run that finished while the heartbeat travelled is no longer leased: not a loss
-        if (code !== ResultCode.OK && w.inflight.get(entry.token) === entry) this.settler.lose(entry, 'extend');
+        if (code !== ResultCode.OK && this.d.registry.holds(entry)) this.d.gone(entry, code);
       });
     } catch (err) {
-      w.emitError(err as Error);
+      this.d.error(err as Error);
     } finally {
       this.beating = false;
     }

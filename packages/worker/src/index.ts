@@ -1,6 +1,6 @@
 export { Worker } from './worker.js';
 export type { WorkerEvents } from './worker.js';
-export type { WorkerOptions, KeepCompleted } from './options.js';
+export type { WorkerOptions } from './options.js';
 export type { Job, Handler } from './job.js';
 export {
   KyooError,
@@ -11,5 +11,7 @@ export {
   JobTimeoutError,
   HandlerError,
   ListenerError,
+  JobCancelledError,
+  RecordVersionError,
 } from '@kyoo/core';
 export type { KyooErrorCode } from '@kyoo/core';

@@ -17,13 +17,16 @@ export interface Job<T = unknown> {
   readonly attempts: number;
   /** When it was added (producer clock, ms since epoch). */
   readonly createdAt: number;
+  /** Its priority (0 = none). */
+  readonly priority: number;
 }
 
 /**
  * Runs one job. Resolve to complete it (the value is kept as its result when
  * the worker keeps completed jobs); throw or reject to fail this run.
- * `signal` aborts when the lease is lost, the run times out, or the worker
- * shuts down past its grace period. Declare the parameter to receive it: a
+ * `signal` aborts when the lease is lost, the job is cancelled
+ * (`JobCancelledError`, at the worker's next heartbeat), the run times out,
+ * or the worker shuts down past its grace period. Declare the parameter to receive it: a
  * handler whose declared arity is 1 (`async (job) => …`) gets a signal that
  * never aborts, which saves an `AbortController` per job.
  */

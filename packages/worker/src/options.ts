@@ -8,14 +8,6 @@ import {
   type ConnectionOption,
 } from '@kyoo/core';
 
-/** How long to keep completed jobs (and their results). */
-export interface KeepCompleted {
-  /** Keep at most this many. @defaultValue `1000` */
-  count?: number;
-  /** Drop those completed longer ago than this (0 = no age limit). @defaultValue `0` */
-  ageMs?: number;
-}
-
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
   /** Redis URL, ioredis options or ioredis instance (a second connection is opened for blocking waits). */
@@ -35,10 +27,6 @@ export interface WorkerOptions {
    * (1-based) and the error. When unset, the job's own `backoff` (set at add) applies.
    */
   backoff?: (attempt: number, error: Error) => number;
-  /** Keep completed jobs and their results (`true` = `{ count: 1000 }`); removed at once by default. @defaultValue `false` */
-  keepCompleted?: boolean | KeepCompleted;
-  /** Error entries kept per job. @defaultValue `10` */
-  maxErrors?: number;
   /** How long `close()` waits for running jobs before releasing them. @defaultValue `10000` */
   closeGraceMs?: number;
   /**
@@ -60,9 +48,6 @@ export interface ResolvedWorkerOptions {
   heartbeatMs: number;
   timeoutMs: number;
   backoff: ((attempt: number, error: Error) => number) | undefined;
-  keepCount: number;
-  keepAgeMs: number;
-  maxErrors: number;
   closeGraceMs: number;
   maxIdleMs: number;
   autostart: boolean;
@@ -70,26 +55,22 @@ export interface ResolvedWorkerOptions {
 
 const KNOWN = [
   'connection', 'prefix', 'concurrency', 'leaseMs', 'heartbeatMs', 'timeoutMs', 'backoff',
-  'keepCompleted', 'maxErrors', 'closeGraceMs', 'maxIdleMs', 'autostart',
+  'closeGraceMs', 'maxIdleMs', 'autostart',
 ] as const;
 
 /** Validates worker options; throws {@link InvalidOptionError} naming the option. */
 export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
   const o = checkObject<WorkerOptions>('options', options);
+  for (const moved of ['keepCompleted', 'maxErrors'] as const) {
+    if (moved in o) {
+      throw new InvalidOptionError(`options.${moved}`, `${moved} is queue policy now, shared by every worker: set it with queue.setPolicy({ ${moved} })`);
+    }
+  }
   checkKnownKeys('options', o, KNOWN);
   const leaseMs = checkInt('leaseMs', o.leaseMs ?? 30_000, 100, MAX_DURATION_MS);
   const heartbeatMs = checkInt('heartbeatMs', o.heartbeatMs ?? Math.max(50, Math.floor(leaseMs / 3)), 10, leaseMs - 1);
   if (o.backoff !== undefined && typeof o.backoff !== 'function') {
     throw new InvalidOptionError('backoff', 'expected a function (attempt, error) => ms; set per-job backoff objects on add()');
-  }
-  let keepCount = 0;
-  let keepAgeMs = 0;
-  if (o.keepCompleted === true) keepCount = 1000;
-  else if (o.keepCompleted !== undefined && o.keepCompleted !== false) {
-    const k = checkObject<KeepCompleted>('keepCompleted', o.keepCompleted);
-    checkKnownKeys('keepCompleted', k, ['count', 'ageMs']);
-    keepCount = checkInt('keepCompleted.count', k.count ?? 1000, 1, 100_000_000);
-    keepAgeMs = checkInt('keepCompleted.ageMs', k.ageMs ?? 0, 0, MAX_DURATION_MS);
   }
   if (o.autostart !== undefined && typeof o.autostart !== 'boolean') {
     throw new InvalidOptionError('autostart', 'expected a boolean');
@@ -102,9 +83,6 @@ export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
     heartbeatMs,
     timeoutMs: checkInt('timeoutMs', o.timeoutMs ?? 0, 0, MAX_DURATION_MS),
     backoff: o.backoff,
-    keepCount,
-    keepAgeMs,
-    maxErrors: checkInt('maxErrors', o.maxErrors ?? 10, 1, 1000),
     closeGraceMs: checkInt('closeGraceMs', o.closeGraceMs ?? 10_000, 0, MAX_DURATION_MS),
     maxIdleMs: checkInt('maxIdleMs', o.maxIdleMs ?? 300_000, 10, 24 * 3600 * 1000),
     autostart: o.autostart ?? true,

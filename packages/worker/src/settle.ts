@@ -1,68 +1,77 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LeaseLostError, ResultCode, backoffDelay, encode, type JobRecord } from '@kyoo/core';
+import { JobCancelledError, LeaseLostError, ResultCode, backoffDelay, encode, type ScriptArgs } from '@kyoo/core';
 import type { Job } from './job.js';
+import type { InFlight, LeaseRegistry } from './registry.js';
 import { toError } from './run-handler.js';
-import type { Worker } from './worker.js';
 
-/** One run a worker holds: the lease's fencing token and the handler's abort controller. */
-export interface InFlight<T> {
-  id: string;
-  token: string;
-  attempt: number;
-  /** Aborts the handler's signal; absent when the handler does not take one. */
-  controller: AbortController | undefined;
-  /** Set when the lease is gone (lost, or released at shutdown): the run's outcome is not reported. */
-  released: boolean;
-  record: JobRecord | undefined;
-  /** Phantom field tying an entry to the worker's payload type. */
-  readonly _t?: T;
+/** Job events the settler reports (the worker's public events). */
+export interface SettleEvents {
+  failed(job: Job<unknown>, error: Error): void;
+  retried(job: Job<unknown>, error: Error, delayMs: number): void;
+  dead(job: Job<unknown>, error: Error): void;
+  cancelled(job: Job<unknown>): void;
 }
 
-/** How a worker settles runs: success into the ack batch, failure into retry or dead letter, release at shutdown. */
-export class Settler<T, R> {
+/** What settling needs: the leases, the fail and release calls, the backoff, and where to report. */
+export interface SettleDeps {
+  readonly registry: LeaseRegistry;
+  readonly backoff: ((attempt: number, error: Error) => number) | undefined;
+  readonly events: SettleEvents;
+  fail(args: ScriptArgs<'fail'>): Promise<ResultCode>;
+  release(args: ScriptArgs<'release'>): Promise<ResultCode[]>;
+  error(err: Error): void;
+  /** Whether the worker still runs (a closing worker gives up on a gone Redis sooner). */
+  running(): boolean;
+  /** A slot is free: lease again soon. */
+  slotFreed(): void;
+}
+
+/** How a worker settles runs that do not succeed: failure into retry or dead letter, lost and cancelled leases, release at shutdown. */
+export class Settler {
   private pending = new Set<Promise<void>>();
 
-  constructor(private readonly w: Worker<T, R>) {}
-
-  succeed(entry: InFlight<T>, job: Job<T>, result: R): void {
-    this.w.inflight.delete(entry.token);
-    if (entry.released) this.w.schedulePump();
-    else this.w.queueAck(entry, job, result);
-  }
+  constructor(private readonly d: SettleDeps) {}
 
   /** Records a failed run; `poison` sends it to the dead-letter queue whatever its attempts. */
-  fail(entry: InFlight<T>, job: Job<T | undefined>, thrown: unknown, poison: boolean): Promise<void> {
+  fail(entry: InFlight, job: Job<unknown>, thrown: unknown, poison: boolean): Promise<void> {
     const p = this.failNow(entry, job, toError(thrown), poison).finally(() => {
       this.pending.delete(p);
-      this.w.inflight.delete(entry.token);
-      this.w.schedulePump();
+      this.d.registry.delete(entry);
+      this.d.slotFreed();
     });
     this.pending.add(p);
     return p;
   }
 
-  /** The lease is gone: abort the handler and forget its outcome. */
-  lose(entry: InFlight<T>, op: 'extend' | 'release'): void {
+  /** The lease is gone (lost, or the job was cancelled): abort the handler and forget its outcome. */
+  gone(entry: InFlight, code: ResultCode, job?: Job<unknown>): void {
     if (entry.released) return;
     entry.released = true;
-    const err = new LeaseLostError(entry.id, op);
+    if (code === ResultCode.CANCELLED) {
+      entry.controller?.abort(new JobCancelledError(entry.id));
+      if (job) this.d.events.cancelled(job);
+      return;
+    }
+    const err = new LeaseLostError(entry.id, 'extend');
     entry.controller?.abort(err);
-    this.w.emitError(err);
+    this.d.error(err);
   }
 
-  /** Releases leases at shutdown so another worker takes the jobs at once. */
-  async releaseAll(entries: InFlight<T>[]): Promise<void> {
+  /**
+   * Gives leases back without running them (the attempt is not used): at
+   * shutdown to the front of ready, or after `delayMs` (a record too new for
+   * this worker).
+   */
+  async release(entries: InFlight[], delayMs = 0): Promise<void> {
     const live = entries.filter((e) => !e.released);
     if (live.length === 0) return;
     for (const e of live) {
       e.released = true;
-      e.controller?.abort(new Error('worker is shutting down; the job was released to another worker'));
+      if (delayMs === 0) e.controller?.abort(new Error('worker is shutting down; the job was released to another worker'));
     }
-    const args: string[] = [String(live.length)];
-    for (const e of live) args.push(e.id, e.token);
-    const codes = (await this.w.scripts.run(this.w.conn.redis, 'release', args)) as number[];
+    const codes = await this.d.release({ delayMs, leases: live.map((e) => ({ id: e.id, token: e.token })) });
     codes.forEach((code, i) => {
-      if (code !== ResultCode.OK) this.w.emitError(new LeaseLostError(live[i]!.id, 'release'));
+      if (code !== ResultCode.OK) this.d.error(new LeaseLostError(live[i]!.id, 'release'));
     });
   }
 
@@ -70,7 +79,7 @@ export class Settler<T, R> {
   track(p: Promise<unknown>): void {
     const tracked: Promise<void> = p.then(
       () => undefined,
-      (err: unknown) => this.w.emitError(toError(err)),
+      (err: unknown) => this.d.error(toError(err)),
     );
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
@@ -81,41 +90,43 @@ export class Settler<T, R> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private async failNow(entry: InFlight<T>, job: Job<T | undefined>, error: Error, poison: boolean): Promise<void> {
+  private async failNow(entry: InFlight, job: Job<unknown>, error: Error, poison: boolean): Promise<void> {
     if (entry.released) return;
-    const w = this.w;
     const dead = poison || job.attempt >= job.attempts;
     const delayMs = dead ? 0 : this.retryDelay(entry, job.attempt, error);
     const blob = encode({ name: error.name, message: error.message, stack: error.stack ?? '', attempt: job.attempt });
+    const dedup = entry.record?.dedupMode === 1 ? entry.record.dedupKey : '';
     for (let streak = 0; ; streak++) {
       try {
-        const code = (await w.scripts.run(w.conn.redis, 'fail', [
-          entry.id, entry.token, dead ? 1 : 0, delayMs, blob, w.opts.maxErrors,
-        ])) as number;
+        const code = await this.d.fail({ id: entry.id, token: entry.token, dead, delayMs, error: blob, dedup });
+        if (code === ResultCode.CANCELLED) {
+          this.gone(entry, code, job);
+          return;
+        }
         if (code !== ResultCode.OK) {
-          w.emitError(new LeaseLostError(entry.id, 'fail'));
+          this.d.error(new LeaseLostError(entry.id, 'fail'));
           return;
         }
         break;
       } catch (err) {
-        if (!w.isRunning() && streak >= 3) return; // closing and Redis is gone: the lease expires and is reclaimed
-        w.emitError(err as Error);
+        if (!this.d.running() && streak >= 3) return; // closing and Redis is gone: the lease expires and is reclaimed
+        this.d.error(err as Error);
         await sleep(Math.min(5000, 50 * 2 ** streak));
       }
     }
-    w.notify('failed', job as Job<T>, error);
-    if (dead) w.notify('dead', job, error);
-    else w.notify('retried', job as Job<T>, error, delayMs);
+    this.d.events.failed(job, error);
+    if (dead) this.d.events.dead(job, error);
+    else this.d.events.retried(job, error, delayMs);
   }
 
-  private retryDelay(entry: InFlight<T>, attempt: number, error: Error): number {
-    const custom = this.w.opts.backoff;
+  private retryDelay(entry: InFlight, attempt: number, error: Error): number {
+    const custom = this.d.backoff;
     let ms: number;
     if (custom) {
       try {
         ms = custom(attempt, error);
       } catch (err) {
-        this.w.emitError(toError(err));
+        this.d.error(toError(err));
         ms = 0;
       }
     } else {

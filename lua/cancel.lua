@@ -1,0 +1,63 @@
+-- cancel: a job will not run (again). A waiting or delayed job leaves its
+-- queue at once; a running job's lease is ended so that its worker's ack,
+-- fail and heartbeat all see CANCELLED (the heartbeat aborts its handler's
+-- signal). Either way the job ends as cancelled: not retried, not
+-- dead-lettered, kept for getJob up to the policy's keep_cancelled.
+--
+-- KEYS[1]  jobs        hash
+-- KEYS[2]  ready       list
+-- KEYS[3]  prio        zset
+-- KEYS[4]  priorities  hash
+-- KEYS[5]  delayed     zset
+-- KEYS[6]  leased      zset
+-- KEYS[7]  runs        hash
+-- KEYS[8]  errors      hash
+-- KEYS[9]  cancelled   zset   cancelled jobs, scored by time of cancelling ms
+-- KEYS[10] meta        hash   policy: keep_cancelled
+-- KEYS[11] dedup       hash   a cancelled job frees its dedup key
+-- KEYS[12] dedup_exp   zset
+--
+-- ARGV[1] id  string
+--
+-- Reply: code
+-- Returns OK (it was waiting or delayed), RUNNING (it was running: its worker
+-- is told at its next heartbeat), DONE_ALREADY (it had completed, died or been
+-- cancelled: nothing changed) or NOT_FOUND.
+--!include codes
+--!include now
+--!include policy
+--!include ready
+--!include record
+--!include dedup
+
+local id = A.id
+local raw = redis.call('HGET', K.jobs, id)
+if not raw then return CODE.NOT_FOUND end
+local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
+local code
+local run = redis.call('HGET', K.runs, id)
+if redis.call('ZREM', K.leased, id) == 1 then
+  redis.call('HSET', K.runs, id, run .. ':cancelled')
+  code = CODE.RUNNING
+elseif redis.call('ZREM', K.delayed, id) == 1 or ready_remove(rq, id) then
+  code = CODE.OK
+else
+  return CODE.DONE_ALREADY
+end
+
+local now = now_ms()
+redis.call('ZADD', K.cancelled, now, id)
+local h = record_header(raw)
+if h and h[REC.DEDUP_KEY] then dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, h[REC.DEDUP_KEY], id) end
+-- retention: the oldest cancelled jobs past keep_cancelled are deleted
+local over = redis.call('ZCARD', K.cancelled) - read_policy(K.meta).keep_cancelled
+if over > 0 then
+  local old = redis.call('ZPOPMIN', K.cancelled, math.min(over, 1000))
+  local drop = {}
+  for j = 1, #old, 2 do drop[#drop + 1] = old[j] end
+  redis.call('HDEL', K.jobs, unpack(drop))
+  redis.call('HDEL', K.runs, unpack(drop))
+  redis.call('HDEL', K.errors, unpack(drop))
+  ready_forget(K.priorities, drop)
+end
+return code

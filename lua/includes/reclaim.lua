@@ -1,0 +1,34 @@
+-- Expired leases: the worker died, hung or lost Redis. That lease counted as
+-- an attempt; the job retries after its backoff, or is dead-lettered when its
+-- attempts are used up. `k` is { leased, runs, jobs, errors, dead, delayed },
+-- `d` the dedup keys (a dead job frees its key).
+--!include ready
+--!include record
+--!include errors
+--!include dedup
+
+local function reclaim(k, rq, d, now, rnd, max_errors, aging_ms)
+  local expired = redis.call('ZRANGEBYSCORE', k.leased, '-inf', now, 'LIMIT', 0, MAX_MOVE)
+  local again = {}
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', k.leased, id)
+    local made = run_attempts(redis.call('HGET', k.runs, id))
+    redis.call('HSET', k.runs, id, made)
+    local raw = redis.call('HGET', k.jobs, id)
+    if raw then
+      -- an unreadable record cannot run anyway: it is dead-lettered now
+      local h = record_header(raw) or {}
+      push_error(k.errors, id, cmsgpack.pack({
+        name = 'LeaseExpired', message = 'lease expired: the worker died, hung or lost its connection',
+        attempt = made }), max_errors, now)
+      if made >= (tonumber(h[REC.ATTEMPTS]) or 1) then
+        redis.call('ZADD', k.dead, now, id)
+        if h[REC.DEDUP_MODE] == 1 then dedup_release(d, h[REC.DEDUP_KEY], id) end
+      else
+        local delay = record_backoff(h, made, rnd)
+        if delay > 0 then redis.call('ZADD', k.delayed, now + delay, id) else again[#again + 1] = id end
+      end
+    end
+  end
+  ready_push(rq, again, nil, now, aging_ms)
+end

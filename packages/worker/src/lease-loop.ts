@@ -1,0 +1,243 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LeaseReply, LeasedJob, ResultCode, ScriptArgs } from '@kyoo/core';
+import type { Redis } from 'ioredis';
+import type { InFlight, LeaseRegistry } from './registry.js';
+
+/** A run that succeeded, waiting for the next ack call. */
+export interface PendingAck {
+  entry: InFlight;
+  /** The result as kept (msgpack), or '' when the policy keeps none or it cannot be kept. */
+  result: Buffer | '';
+  /** Called with the ack's code once it is applied or refused. */
+  done(code: ResultCode): void;
+}
+
+/** What the loop needs: two connections, the lease and ack calls, the registry, and where leased jobs go. */
+export interface LoopDeps {
+  readonly registry: LeaseRegistry;
+  /** Connection for blocking waits on the wake list (BLPOP). */
+  readonly blocker: Redis;
+  readonly wakeKey: string;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly maxIdleMs: number;
+  lease(args: ScriptArgs<'lease'>): Promise<LeaseReply>;
+  ack(args: ScriptArgs<'ack'>): Promise<{ codes: ResultCode[]; lease: LeaseReply }>;
+  /** Start a leased job's handler. */
+  start(job: LeasedJob): void;
+  /** Jobs a call brought back after leasing stopped: give them back. */
+  late(jobs: LeasedJob[]): void;
+  error(err: Error): void;
+}
+
+const MAX_ACKS_PER_CALL = 1000;
+/** Ack/lease calls in flight at once. */
+const MAX_CALLS = 2;
+
+/**
+ * The worker's loop: ack what finished and lease what fits, in as few calls
+ * as possible. Up to {@link MAX_CALLS} calls are in flight at once, each
+ * leasing at most half the slots, so handlers run while the next batch
+ * travels. Its states:
+ *
+ * - `new`: constructed, not leasing;
+ * - `running`: leasing. While running it is *starved* once a lease came back
+ *   short (the queue looked empty): then, with no call in flight and a free
+ *   slot, it *blocks* on the wake list until an add (or a resume, a due
+ *   delayed job, an expiring lease: the due timer) wakes it; after a Redis
+ *   error it *backs off* before the next call;
+ * - `draining`: close() began: no more leases, acks still go out;
+ * - `closed`: nothing is sent.
+ */
+export class LeaseLoop {
+  state: 'new' | 'running' | 'draining' | 'closed' = 'new';
+  /** Whether the policy keeps results (learned from every lease reply). */
+  keepResults = false;
+  private acks: PendingAck[] = [];
+  private calls = 0;
+  private reserved = 0;
+  private readonly batchMax: number;
+  private starved = false;
+  private blocking = false;
+  private retryAt = 0;
+  private errorStreak = 0;
+  private scheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private idleCalls: (() => void)[] = [];
+
+  constructor(private readonly d: LoopDeps) {
+    this.batchMax = Math.max(1, Math.ceil(d.concurrency / MAX_CALLS));
+  }
+
+  start(): void {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    this.schedule();
+  }
+
+  /** Queues a successful run for the next ack call. */
+  ack(item: PendingAck): void {
+    this.acks.push(item);
+    this.schedule();
+  }
+
+  /** A slot freed or an ack is pending: pump soon, once for many events. */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Something may be ready: lease now (no extra tick: this is the pickup-latency path). */
+  wake(): void {
+    this.starved = false;
+    if (this.state === 'running') this.pump();
+  }
+
+  /** Stops leasing; acks still go out until {@link LeaseLoop.drain} is done. */
+  stopLeasing(): void {
+    if (this.state === 'running' || this.state === 'new') this.state = 'draining';
+    this.d.blocker.disconnect();
+    clearTimeout(this.dueTimer);
+  }
+
+  /** Waits until every queued ack has been sent (or the loop is closed). */
+  async drain(settled: () => Promise<void>): Promise<void> {
+    for (;;) {
+      await settled();
+      if (this.state === 'closed' || (this.acks.length === 0 && this.calls === 0)) return;
+      if (this.calls === 0) this.pump();
+      if (this.calls > 0) await new Promise<void>((r) => this.idleCalls.push(r));
+      else await sleep(Math.max(10, this.retryAt - Date.now())); // backing off after an error
+    }
+  }
+
+  close(): void {
+    this.state = 'closed';
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.dueTimer);
+  }
+
+  /** No call in flight (for close()'s wait). */
+  get quiet(): boolean {
+    return this.calls === 0;
+  }
+
+  private free(): number {
+    return this.state === 'running' ? this.d.concurrency - this.d.registry.size : 0;
+  }
+
+  private pump(): void {
+    if (this.state === 'closed') return;
+    if (Date.now() < this.retryAt) {
+      this.pumpAt(this.retryAt);
+      return;
+    }
+    while (this.calls < MAX_CALLS) {
+      const acks = this.acks.splice(0, MAX_ACKS_PER_CALL);
+      const room = this.free() - this.reserved;
+      const want = acks.length > 0 || !this.starved ? Math.min(room, this.batchMax) : 0;
+      if (acks.length === 0 && want <= 0) break;
+      this.calls++;
+      this.reserved += want;
+      this.call(acks, want).then(
+        (lease) => {
+          this.calls--;
+          this.reserved -= want;
+          this.errorStreak = 0;
+          const got = this.take(lease);
+          if (want > 0) this.starved = got < want;
+          this.afterCall();
+        },
+        (err: unknown) => {
+          this.calls--;
+          this.reserved -= want;
+          this.acks.unshift(...acks);
+          if (this.state !== 'closed') {
+            this.d.error(err as Error);
+            this.retryAt = Date.now() + Math.min(5000, 50 * 2 ** this.errorStreak++);
+          }
+          this.afterCall();
+        },
+      );
+    }
+  }
+
+  private async call(acks: PendingAck[], want: number): Promise<LeaseReply> {
+    const common = { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: randomBytes(6).toString('base64url') };
+    if (acks.length === 0) return this.d.lease(common);
+    const reply = await this.d.ack({
+      ...common,
+      acks: acks.map((a) => ({
+        id: a.entry.id,
+        token: a.entry.token,
+        result: a.result,
+        dedup: a.entry.record?.dedupMode === 1 ? a.entry.record.dedupKey : '',
+      })),
+    });
+    reply.codes.forEach((code, i) => acks[i]!.done(code));
+    return reply.lease;
+  }
+
+  private afterCall(): void {
+    if (this.acks.length > 0 || (!this.starved && this.free() - this.reserved > 0)) this.schedule();
+    else if (this.starved && this.calls === 0 && this.free() > 0) void this.block();
+    if (this.calls === 0) for (const w of this.idleCalls.splice(0)) w();
+  }
+
+  /** Starts every job of a lease reply; returns how many were leased. */
+  private take(reply: LeaseReply): number {
+    this.keepResults = reply.keepResults;
+    this.armDueTimer(reply.nextInMs);
+    if (this.state === 'running') for (const job of reply.jobs) this.d.start(job);
+    // a lease call that was in flight when close() began: hand those jobs straight back
+    else if (reply.jobs.length > 0) this.d.late(reply.jobs);
+    return reply.jobs.length;
+  }
+
+  private pumpAt(at: number): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedule();
+    }, Math.max(0, at - Date.now()));
+  }
+
+  /**
+   * Redis checks blocking timeouts only a few times a second (its `hz`), so a
+   * BLPOP timeout alone would run delayed jobs up to 100 ms late. A local timer
+   * leases at the moment the next delayed job is due or the next lease expires.
+   */
+  private armDueTimer(nextInMs: number): void {
+    clearTimeout(this.dueTimer);
+    this.dueTimer = undefined;
+    if (nextInMs <= 0 || nextInMs > this.d.maxIdleMs || this.state !== 'running') return;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.wake();
+    }, nextInMs);
+    this.dueTimer.unref();
+  }
+
+  /** Blocks on the wake list until a job may be ready (a wake-up, a due time, or `maxIdleMs`). */
+  private async block(): Promise<void> {
+    if (this.blocking || this.state !== 'running') return;
+    this.blocking = true;
+    try {
+      await this.d.blocker.blpop(this.d.wakeKey, this.d.maxIdleMs / 1000);
+    } catch (err) {
+      if (this.state === 'running') {
+        this.d.error(err as Error);
+        await sleep(100);
+      }
+    } finally {
+      this.blocking = false;
+    }
+    this.wake();
+  }
+}

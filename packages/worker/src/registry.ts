@@ -1,0 +1,57 @@
+import type { DecodedRecord } from '@kyoo/core';
+
+/** One run a worker holds: the lease's fencing token and the handler's abort controller. */
+export interface InFlight {
+  id: string;
+  token: string;
+  attempt: number;
+  /** Aborts the handler's signal; absent when the handler does not take one. */
+  controller: AbortController | undefined;
+  /** Set when the lease is gone (lost, cancelled, or released at shutdown): the run's outcome is not reported. */
+  released: boolean;
+  record: DecodedRecord | undefined;
+}
+
+/**
+ * The leases a worker holds, by fencing token: what the heartbeat extends,
+ * what settling removes, what shutdown releases. The one piece of state the
+ * worker's parts share.
+ */
+export class LeaseRegistry {
+  private readonly byToken = new Map<string, InFlight>();
+  private readonly emptied: (() => void)[] = [];
+
+  get size(): number {
+    return this.byToken.size;
+  }
+
+  add(entry: InFlight): void {
+    this.byToken.set(entry.token, entry);
+  }
+
+  /** Forgets a run (its outcome is settled). */
+  delete(entry: InFlight): void {
+    if (this.byToken.get(entry.token) === entry) this.byToken.delete(entry.token);
+    if (this.byToken.size === 0) for (const w of this.emptied.splice(0)) w();
+  }
+
+  /** Whether `entry` is still held (not settled). */
+  holds(entry: InFlight): boolean {
+    return this.byToken.get(entry.token) === entry;
+  }
+
+  /** Runs whose lease is still ours. */
+  live(): InFlight[] {
+    return [...this.byToken.values()].filter((e) => !e.released);
+  }
+
+  all(): InFlight[] {
+    return [...this.byToken.values()];
+  }
+
+  /** Resolves when no run is held. */
+  whenEmpty(): Promise<void> {
+    if (this.byToken.size === 0) return Promise.resolve();
+    return new Promise((r) => this.emptied.push(r));
+  }
+}
