@@ -17,8 +17,9 @@ export type { JobRecord, JobError } from './codec.js';
 export { ScriptRunner } from './scripts.js';
 export type { ScriptName } from './scripts.js';
 export { SCRIPTS } from './scripts.generated.js';
-export { connect, duplicate, release } from './connection.js';
-export type { ConnectionOption, OwnedConnection } from './connection.js';
+export { connect, duplicate, isCluster, release, serverFor } from './connection.js';
+export type { ClusterConnectionOptions, ConnectionOption, OwnedConnection, RedisConnection } from './connection.js';
+export { CLUSTER_SLOTS, keySlot } from './slot.js';
 export {
   JOB_DEFAULTS,
   MAX_DURATION_MS,
