@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import { serverFor, type RedisConnection } from './connection.js';
 import { SCRIPTS } from './scripts.generated.js';
+import { keySlot } from './slot.js';
 import type { QueueKeys } from './keys.js';
 import { log, short } from './log.js';
 
@@ -9,35 +11,50 @@ export type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number | Buffer;
 
 /**
- * Scripts known to be in the script cache of the server a connection talks
- * to. Forgotten when the connection closes: after a reconnect it may be a
- * restarted server, or another one after a failover.
+ * Scripts known to be in the script cache of the server behind one socket:
+ * a `Redis` connection, or, on a Cluster, the connection to one node (each
+ * node has its own script cache, and since Redis 7.0 a replica promoted by a
+ * failover starts with none). Forgotten when the socket closes: after a
+ * reconnect it may be a restarted server, or another one after a failover.
  */
 const cached = new WeakMap<Redis, Set<ScriptName>>();
 
-function cacheOf(redis: Redis): Set<ScriptName> {
-  let set = cached.get(redis);
+function cacheOf(server: Redis): Set<ScriptName> {
+  let set = cached.get(server);
   if (!set) {
     const fresh = new Set<ScriptName>();
-    redis.on('close', () => fresh.clear());
-    cached.set(redis, fresh);
+    server.on('close', () => fresh.clear());
+    cached.set(server, fresh);
     set = fresh;
   }
   return set;
 }
 
+/** Records that `name` is now cached on the server that serves `slot` (if known). */
+function remember(redis: RedisConnection, slot: number, name: ScriptName): void {
+  const server = serverFor(redis, slot);
+  if (server) cacheOf(server).add(name);
+}
+
 /**
  * Runs kyoo's Lua scripts for one queue. The first call of a script on a
- * connection is an EVAL (which also caches it on the server); later calls are
- * EVALSHA by the SHA computed at build time. Sending EVAL first, rather than
- * EVALSHA with a fallback on NOSCRIPT, keeps calls in the order they were
- * made: a fallback would be sent after commands issued in the meantime. A
- * NOSCRIPT that still happens (someone ran SCRIPT FLUSH) falls back to EVAL.
+ * server is an EVAL (which also caches it there); later calls are EVALSHA by
+ * the SHA computed at build time. Sending EVAL first, rather than EVALSHA
+ * with a fallback on NOSCRIPT, keeps calls in the order they were made: a
+ * fallback would be sent after commands issued in the meantime. On a Redis
+ * Cluster "the server" is the master that serves the queue's slot, looked up
+ * in the Cluster's slot map for every call, so a queue on another node, a
+ * moved slot or a promoted replica starts with EVAL again (see
+ * docs/design/006-scripts-on-cluster.md). A NOSCRIPT that still happens
+ * (someone ran SCRIPT FLUSH, or a failover the slot map has not caught up
+ * with) falls back to EVAL and never reaches the caller.
  * Keys come from the key module by the names in each script's header, so no
  * call site passes KEYS or key counts by hand.
  */
 export class ScriptRunner {
   private readonly keyArgs: Record<ScriptName, string[]>;
+  /** The queue's Cluster slot: every key of a queue has the hash tag `{queue}`. */
+  private readonly slot: number;
 
   constructor(private readonly keys: QueueKeys) {
     const keyArgs = {} as Record<ScriptName, string[]>;
@@ -45,26 +62,31 @@ export class ScriptRunner {
       keyArgs[name] = script.keys.map((k) => keys[k]);
     }
     this.keyArgs = keyArgs;
+    this.slot = keySlot(keys.ready);
   }
 
   /** Runs a script; the reply keeps bulk strings as Buffers. */
-  async run(redis: Redis, name: ScriptName, args: readonly Arg[]): Promise<unknown> {
+  async run(redis: RedisConnection, name: ScriptName, args: readonly Arg[]): Promise<unknown> {
     const script = SCRIPTS[name];
     const keys = this.keyArgs[name];
-    const cache = cacheOf(redis);
+    // undefined while a Cluster has not loaded its slot map: EVAL, which is right anywhere
+    const server = serverFor(redis, this.slot);
     if (log.scripts.enabled) log.scripts('%s %s', name, short(args.map(String)));
-    if (!cache.has(name)) {
+    if (!server || !cacheOf(server).has(name)) {
       const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
-      cache.add(name);
+      // after a redirect (MOVED) the slot map names the node that ran it
+      remember(redis, this.slot, name);
       return reply;
     }
     try {
       return await redis.callBuffer('evalsha', script.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      log.scripts('%s not cached on the server, sending source', name);
-      cache.clear();
-      return await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
+      log.scripts('%s not cached on %s:%s, sending source', name, server.options.host, server.options.port);
+      cacheOf(server).clear();
+      const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
+      remember(redis, this.slot, name);
+      return reply;
     }
   }
 }
