@@ -15,8 +15,8 @@ import {
   type ConnectionOption,
   type OwnedConnection,
   type QueueKeys,
+  type RedisConnection,
 } from '@kyoo/core';
-import type { Redis } from 'ioredis';
 import { AddBatcher } from './add-batcher.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
@@ -182,7 +182,7 @@ export class Queue<T = unknown> {
     await release(this.conn);
   }
 
-  private redis(): Redis {
+  private redis(): RedisConnection {
     if (this.closed) throw new ConnectionClosedError(`queue ${this.name}`);
     return this.conn.redis;
   }

@@ -16,8 +16,8 @@ import {
   type JobRecord,
   type OwnedConnection,
   type QueueKeys,
+  type RedisConnection,
 } from '@kyoo/core';
-import type { Redis } from 'ioredis';
 import type { Handler, Job } from './job.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { Heartbeat } from './heartbeat.js';
@@ -62,7 +62,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   /** @internal */ readonly keys: QueueKeys;
   /** @internal */ readonly scripts: ScriptRunner;
   /** @internal */ readonly conn: OwnedConnection;
-  private readonly blocker: Redis;
+  private readonly blocker: RedisConnection;
   private readonly handler: Handler<T, R>;
   private readonly wantsSignal: boolean;
   private readonly settler: Settler<T, R>;
