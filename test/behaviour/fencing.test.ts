@@ -172,7 +172,7 @@ describe('a worker that loses its lease', () => {
    * to Redis. With `lease` > 0 the caller also leases it (returns the new lease).
    */
   async function expireAndReclaim(id: string, lease: number): Promise<LeasedJob | undefined> {
-    await s.admin.script('LOAD', SCRIPTS.lease.source);
+    await s.loadScript('lease');
     const keys = s.scriptKeys('lease');
     const res = await s.admin
       .multi()

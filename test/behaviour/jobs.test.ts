@@ -316,7 +316,7 @@ describe('keepCompleted', () => {
     // two workers ack one job each, back to back in one MULTI (so within the same millisecond):
     // 'z-first' completes first, 'a-second' after it; with keepCompleted count 1 the second stays,
     // although 'a-second' sorts first as a string (ZPOPMIN's tie-break on equal scores)
-    await s.admin.script('LOAD', SCRIPTS.ack.source);
+    await s.loadScript('ack');
     const keys = s.scriptKeys('ack');
     const ackKeepOne = (id: string, token: string) =>
       [SCRIPTS.ack.sha, keys.length, ...keys, /* n */ 0, /* lease_ms */ 1000, /* rnd */ 0, /* max_errors */ 10, /* keep_count */ 1, /* keep_age_ms */ 0, 1, id, token, ''] as const;

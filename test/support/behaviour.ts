@@ -1,8 +1,8 @@
 // Helpers for the behaviour suites (test/behaviour): a per-test scope that owns a queue name,
 // an admin connection and everything opened in the test, plus direct access to the Lua scripts.
 import { SCRIPTS, ScriptRunner, encode, encodeRecord, queueKeys, type JobRecord, type QueueKeys, type ScriptName } from '@kyoo/core';
-import { Redis } from 'ioredis';
-import { cleanupPrefix, redisUrl, uniqueQueueName } from './redis.js';
+import type { Cluster, Redis } from 'ioredis';
+import { adminConnection, cleanupPrefix, masters, redisUrl, scanKeys, uniqueQueueName } from './redis.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -73,21 +73,22 @@ interface Closable {
 /**
  * Everything one test owns: a unique queue name, an admin connection, the script runner for
  * the queue, and the queues/workers/connections it opened (closed, then the queue's keys
- * removed with SCAN + UNLINK, by dispose()).
+ * removed with SCAN + UNLINK, by dispose()). Against the cluster project's target, `url` is
+ * a `redis-cluster://` URL and `admin` an ioredis Cluster; SCAN runs on every master.
  */
 export class Scope {
   readonly name: string;
   readonly url = redisUrl();
   readonly prefix = 'kyoo';
   readonly keys: QueueKeys;
-  readonly admin: Redis;
+  readonly admin: Redis | Cluster;
   readonly scripts: ScriptRunner;
   private readonly closers: (() => Promise<unknown>)[] = [];
 
   constructor(label: string) {
     this.name = uniqueQueueName(label);
     this.keys = queueKeys(this.prefix, this.name);
-    this.admin = new Redis(this.url);
+    this.admin = adminConnection(this.url);
     this.scripts = new ScriptRunner(this.keys);
   }
 
@@ -118,21 +119,22 @@ export class Scope {
     return parseLease(await this.run('lease', [n, leaseMs, 0, maxErrors]));
   }
 
+  /**
+   * SCRIPT LOAD of one of kyoo's scripts where this queue's MULTI blocks will call it by SHA:
+   * the server, or every master of a cluster (SCRIPT LOAD has no key to route it by).
+   */
+  async loadScript(name: ScriptName): Promise<void> {
+    for (const node of await masters(this.admin)) await node.script('LOAD', SCRIPTS[name].source);
+  }
+
   /** Key names a script takes, resolved for this queue (for MULTI blocks that call EVALSHA). */
   scriptKeys(name: ScriptName): string[] {
     return SCRIPTS[name].keys.map((k) => this.keys[k]);
   }
 
-  /** Every key of the queue that exists in Redis (SCAN, never KEYS). */
-  async existingKeys(): Promise<string[]> {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.admin.scan(cursor, 'MATCH', `${this.prefix}:{${this.name}}:*`, 'COUNT', 1000);
-      found.push(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    return found.sort();
+  /** Every key of the queue that exists in Redis (SCAN on every master, never KEYS). */
+  existingKeys(): Promise<string[]> {
+    return scanKeys(this.admin, `${this.prefix}:{${this.name}}:*`);
   }
 
   async dispose(): Promise<void> {
