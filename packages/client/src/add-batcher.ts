@@ -1,4 +1,4 @@
-import { ResultCode, ScriptRunner, log, type OwnedConnection } from '@kyoo/core';
+import { ResultCode, ScriptRunner, keySlot, log, type OwnedConnection } from '@kyoo/core';
 import { checkServerSupports, confirm, type ResolvedDurability } from './durability.js';
 import { IdBlocks } from './id-blocks.js';
 import type { PreparedJob } from './job-options.js';
@@ -23,6 +23,8 @@ export class AddBatcher {
   private readonly inflight = new Set<Promise<void>>();
   private supported: Promise<void> | undefined;
   private readonly ids: IdBlocks;
+  /** The queue's Cluster slot, where WAIT must go (the queue's keys share one slot). */
+  private readonly slot: number;
 
   constructor(
     private readonly conn: OwnedConnection,
@@ -31,6 +33,7 @@ export class AddBatcher {
     idsKey: string,
   ) {
     this.ids = new IdBlocks(conn, idsKey);
+    this.slot = keySlot(idsKey);
   }
 
   /** Queues one prepared job for the next flush. */
@@ -54,7 +57,7 @@ export class AddBatcher {
     for (let i = 0; i < jobs.length; i += MAX_BATCH) {
       ids.push(...(await this.call(jobs.slice(i, i + MAX_BATCH), false)));
     }
-    if (this.durability) await confirm(this.conn.redis, this.durability, ids);
+    if (this.durability) await confirm(this.conn.redis, this.slot, this.durability, ids);
     return ids;
   }
 
@@ -104,7 +107,7 @@ export class AddBatcher {
       ids.push(id);
     }
     // WAIT / WAITAOF follow the write on the same connection, so they cover it
-    if (durability && confirmNow) await confirm(this.conn.redis, durability, ids);
+    if (durability && confirmNow) await confirm(this.conn.redis, this.slot, durability, ids);
     return ids;
   }
 }

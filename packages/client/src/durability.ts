@@ -1,4 +1,4 @@
-import { InvalidOptionError, KyooError, MAX_DURATION_MS, checkInt, checkKnownKeys, checkObject, type RedisConnection } from '@kyoo/core';
+import { InvalidOptionError, KyooError, MAX_DURATION_MS, checkInt, checkKnownKeys, checkObject, serverFor, type RedisConnection } from '@kyoo/core';
 
 /**
  * Makes `add()` resolve only once the write survives more than the primary's
@@ -69,8 +69,15 @@ export async function checkServerSupports(redis: RedisConnection, d: ResolvedDur
   }
 }
 
-/** Waits for the confirmations after a write on `redis`; throws {@link DurabilityError} when they do not come. */
-export async function confirm(redis: RedisConnection, d: ResolvedDurability, ids: readonly string[]): Promise<void> {
+/**
+ * Waits for the confirmations after a write on `redis` to the queue in `slot`; throws
+ * {@link DurabilityError} when they do not come. WAIT and WAITAOF count the writes made on
+ * one socket: on a Cluster they go to the node serving the slot, on the connection that took
+ * the write (sent through the Cluster, they would go to any node and confirm nothing).
+ */
+export async function confirm(conn: RedisConnection, slot: number, d: ResolvedDurability, ids: readonly string[]): Promise<void> {
+  const redis = serverFor(conn, slot);
+  if (!redis) throw new DurabilityError(ids, `added, but the cluster's slot map does not name the node that took the write (slot ${slot}), so it cannot be confirmed`);
   if (d.fsync) {
     const [local, replicas] = (await redis.call('WAITAOF', 1, d.replicas, d.timeoutMs)) as [number, number];
     if (local < 1 || replicas < d.replicas) {
