@@ -17,4 +17,4 @@ export {
   HandlerError,
   ResultCode,
 } from '@kyoo/core';
-export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption } from '@kyoo/core';
+export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions } from '@kyoo/core';

@@ -25,7 +25,7 @@ import { prepareJob, resolveDefaults, type JobOptions, type PreparedJob, type Re
 
 /** Options of a {@link Queue}. */
 export interface QueueOptions {
-  /** Redis URL, ioredis options or ioredis instance. @defaultValue `redis://127.0.0.1:6379` */
+  /** Redis URL, ioredis options or ioredis instance; for a Redis Cluster, see {@link ConnectionOption}. @defaultValue `redis://127.0.0.1:6379` */
   connection?: ConnectionOption;
   /** Key prefix; every key is `<prefix>:{<queue>}:…`. @defaultValue `'kyoo'` */
   prefix?: string;
