@@ -140,7 +140,7 @@ function openCluster(option: ClusterConnectionOptions, overrides: RedisOptions):
  */
 export function connect(option: ConnectionOption | undefined, overrides: RedisOptions = {}): OwnedConnection {
   if (isCluster(option)) {
-    refuseKeyPrefix('connection.keyPrefix', option.options.keyPrefix ?? option.options.redisOptions?.keyPrefix);
+    refuseKeyPrefix('connection.keyPrefix', option.options.keyPrefix || option.options.redisOptions?.keyPrefix);
     return { redis: option, owned: false };
   }
   if (isClient(option)) {
