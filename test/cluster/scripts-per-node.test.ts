@@ -144,6 +144,43 @@ describe('scripts on several nodes through one Cluster connection', () => {
   });
 });
 
+/** Moves `slot` with its keys from master `from` to master `to` (CLUSTER SETSLOT + MIGRATE), as resharding does. */
+async function migrateSlot(slot: number, from: ClusterNodeInfo, to: ClusterNodeInfo): Promise<void> {
+  await redisCommand(to.port, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', from.id]);
+  await redisCommand(from.port, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', to.id]);
+  for (;;) {
+    const keys = (await redisCommand(from.port, ['CLUSTER', 'GETKEYSINSLOT', slot, 100])) as string[];
+    if (keys.length === 0) break;
+    await redisCommand(from.port, ['MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys]);
+  }
+  for (const node of [to, from, ...(await cluster.topology()).filter((n) => n.role === 'master' && n.id !== from.id && n.id !== to.id)]) {
+    await redisCommand(node.port, ['CLUSTER', 'SETSLOT', slot, 'NODE', to.id]);
+  }
+}
+
+describe('a slot that moves', () => {
+  it('the queue keeps working on its new master, which gets at most one NOSCRIPT (the call that met MOVED), never seen by anyone', async () => {
+    await openCluster();
+    const [m, other] = await namesOnDistinctMasters('moved', 2);
+    const slot = keySlot(queueKeys('kyoo', m!.name).ready);
+    const q = open(m!.name);
+    await roundTrip(q, 10);
+    await q.queue.add({ n: 100 }, { delayMs: 60_000 }); // a key that must move with the slot
+    const before = { from: await stats(m!.master.port), to: await stats(other!.master.port) };
+
+    await migrateSlot(slot, m!.master, other!.master);
+    await roundTrip(q, 10); // the idle worker's BLPOP is redirected too, or nothing would complete
+    await roundTrip(q, 10);
+
+    const after = { from: await stats(m!.master.port), to: await stats(other!.master.port) };
+    expect(after.from.noscript, 'NOSCRIPT on the old master').toBe(before.from.noscript);
+    expect(after.to.noscript - before.to.noscript, 'NOSCRIPT on the new master').toBeLessThanOrEqual(1);
+    expect(await q.queue.counts()).toMatchObject({ ready: 0, delayed: 1, leased: 0 });
+    expect(await redisCommand(m!.master.port, ['CLUSTER', 'COUNTKEYSINSLOT', slot])).toBe(0);
+    expect(q.errors.map((e) => e.message)).toEqual([]);
+  });
+});
+
 // Last in this file: it kills a master of the private cluster.
 describe('failover', () => {
   it('a promoted replica has no scripts: kyoo sends EVAL there first, so it never answers NOSCRIPT', async () => {

@@ -36,6 +36,12 @@ function remember(redis: RedisConnection, slot: number, name: ScriptName): void 
   if (server) cacheOf(server).add(name);
 }
 
+/** Forgets every script of the server that serves `slot` now (the one that just answered NOSCRIPT). */
+function forget(redis: RedisConnection, slot: number): void {
+  const server = serverFor(redis, slot);
+  if (server) cacheOf(server).clear();
+}
+
 /**
  * Runs kyoo's Lua scripts for one queue. The first call of a script on a
  * server is an EVAL (which also caches it there); later calls are EVALSHA by
@@ -46,8 +52,9 @@ function remember(redis: RedisConnection, slot: number, name: ScriptName): void 
  * in the Cluster's slot map for every call, so a queue on another node, a
  * moved slot or a promoted replica starts with EVAL again (see
  * docs/design/006-scripts-on-cluster.md). A NOSCRIPT that still happens
- * (someone ran SCRIPT FLUSH, or a failover the slot map has not caught up
- * with) falls back to EVAL and never reaches the caller.
+ * (someone ran SCRIPT FLUSH, or the call that meets a MOVED after a slot
+ * moved is resent by ioredis as it was, an EVALSHA) falls back to EVAL and
+ * never reaches the caller.
  * Keys come from the key module by the names in each script's header, so no
  * call site passes KEYS or key counts by hand.
  */
@@ -82,8 +89,10 @@ export class ScriptRunner {
       return await redis.callBuffer('evalsha', script.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      log.scripts('%s not cached on %s:%s, sending source', name, server.options.host, server.options.port);
-      cacheOf(server).clear();
+      // after a MOVED the answer came from the slot's new node, which the slot map names now
+      forget(redis, this.slot);
+      const now = serverFor(redis, this.slot)?.options ?? server.options;
+      log.scripts('%s not cached on %s:%s, sending source', name, now.host, now.port);
       const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
       remember(redis, this.slot, name);
       return reply;
