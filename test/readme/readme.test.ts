@@ -1,12 +1,13 @@
-// The README's examples are run as written, against a private redis-server,
-// and its generated "Under the hood" section must match the code.
+// The README's examples are run as written, against a private redis-server (the cluster
+// example against a private local Redis Cluster), and its generated "Under the hood" section
+// must match the code.
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startCluster, startRedis, type RedisServer } from '../support/redis.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,11 +28,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function runExample(name: string): Promise<string> {
+async function runExample(name: string, env: Record<string, string> = { REDIS_URL: server.url }): Promise<string> {
   const file = join(here, `.example-${name}.mjs`);
   writeFileSync(file, example(name));
   try {
-    const { stdout } = await run(process.execPath, [file], { env: { ...process.env, REDIS_URL: server.url }, timeout: 30_000 });
+    const { stdout } = await run(process.execPath, [file], { env: { ...process.env, ...env }, timeout: 30_000 });
     return stdout;
   } finally {
     rmSync(file, { force: true });
@@ -52,6 +53,17 @@ test('dead-letter example: three attempts, dead, listed, replayed, then sent', a
   expect(out).toMatch(/^replayed 1$/m);
   expect(out).toMatch(/^sent to ada@example.com$/m);
 });
+
+test('cluster example: a queue on a Redis Cluster, its keys in the slot of {images}', async () => {
+  const cluster = await startCluster();
+  try {
+    const out = await runExample('cluster', { REDIS_CLUSTER_URL: cluster.url });
+    expect(out).toMatch(/^keys like kyoo:\{images\}:ready, all in the slot of \{images\}$/m);
+    expect(out).toMatch(/^job 1: resized https:\/\/example.com\/cat.png$/m);
+  } finally {
+    await cluster.stop();
+  }
+}, 60_000);
 
 test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
   const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };

@@ -2,8 +2,8 @@
 // an admin connection and everything opened in the test, plus direct access to the Lua scripts.
 import { Scripts, encodeData, encodeRecord, queueKeys, type JobRecord, type LeaseReply, type QueueKeys, type QueuePolicy, type ScriptArgs, type ScriptName, type ScriptReply } from '@kyoo/core';
 import { Queue } from 'kyoo';
-import { Redis } from 'ioredis';
-import { cleanupPrefix, redisUrl, uniqueQueueName } from './redis.js';
+import type { Cluster, Redis } from 'ioredis';
+import { adminConnection, cleanupPrefix, redisUrl, scanKeys, uniqueQueueName } from './redis.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -64,21 +64,22 @@ interface Closable {
 /**
  * Everything one test owns: a unique queue name, an admin connection, the script runner for
  * the queue, and the queues/workers/connections it opened (closed, then the queue's keys
- * removed with SCAN + UNLINK, by dispose()).
+ * removed with SCAN + UNLINK, by dispose()). Against the cluster project's target, `url` is
+ * a `redis-cluster://` URL and `admin` an ioredis Cluster; SCAN runs on every master.
  */
 export class Scope {
   readonly name: string;
   readonly url = redisUrl();
   readonly prefix = 'kyoo';
   readonly keys: QueueKeys;
-  readonly admin: Redis;
+  readonly admin: Redis | Cluster;
   readonly scripts: Scripts;
   private readonly closers: (() => Promise<unknown>)[] = [];
 
   constructor(label: string) {
     this.name = uniqueQueueName(label);
     this.keys = queueKeys(this.prefix, this.name);
-    this.admin = new Redis(this.url);
+    this.admin = adminConnection(this.url);
     this.scripts = new Scripts(this.keys);
   }
 
@@ -119,16 +120,9 @@ export class Scope {
     }
   }
 
-  /** Every key of the queue that exists in Redis (SCAN, never KEYS). */
-  async existingKeys(): Promise<string[]> {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.admin.scan(cursor, 'MATCH', `${this.prefix}:{${this.name}}:*`, 'COUNT', 1000);
-      found.push(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    return found.sort();
+  /** Every key of the queue that exists in Redis (SCAN on every master, never KEYS). */
+  existingKeys(): Promise<string[]> {
+    return scanKeys(this.admin, `${this.prefix}:{${this.name}}:*`);
   }
 
   async dispose(): Promise<void> {

@@ -1,7 +1,10 @@
-// Values handed from test/global-setup.ts to the test workers.
+// Values handed from the projects' global setups (test/global-setup.ts, test/cluster/global-setup.ts) to the test workers.
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** URL of the Redis server shared by the whole test run. */
+    /**
+     * The Redis target shared by the whole test project: `redis://...` (one server) or
+     * `redis-cluster://host:port,...` (the cluster's startup nodes).
+     */
     redisUrl: string;
   }
 }

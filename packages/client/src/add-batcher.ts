@@ -1,4 +1,4 @@
-import { QueueFullError, ResultCode, log, type EnqueueOutcome, type OwnedConnection, type Scripts } from '@kyoo/core';
+import { QueueFullError, ResultCode, keySlot, log, type EnqueueOutcome, type OwnedConnection, type Scripts } from '@kyoo/core';
 import { checkServerSupports, confirm, type ResolvedDurability } from './durability.js';
 import { IdBlocks } from './id-blocks.js';
 import type { PreparedJob } from './job-options.js';
@@ -23,6 +23,8 @@ export class AddBatcher {
   private readonly inflight = new Set<Promise<void>>();
   private supported: Promise<void> | undefined;
   private readonly ids: IdBlocks;
+  /** The queue's Cluster slot, where WAIT must go (the queue's keys share one slot). */
+  private readonly slot: number;
 
   constructor(
     private readonly conn: OwnedConnection,
@@ -32,6 +34,7 @@ export class AddBatcher {
     private readonly queueName: string,
   ) {
     this.ids = new IdBlocks(conn, idsKey);
+    this.slot = keySlot(idsKey);
   }
 
   /** Queues one prepared job for the next flush; rejects with {@link QueueFullError} when the queue is full. */
@@ -60,7 +63,7 @@ export class AddBatcher {
       if (refused > 0) throw new QueueFullError(this.queueName, jobs.length - i);
       ids.push(...outcomes.map((o) => o.id));
     }
-    if (this.durability) await confirm(this.conn.redis, this.durability, ids);
+    if (this.durability) await confirm(this.conn.redis, this.slot, this.durability, ids);
     return ids;
   }
 
@@ -117,7 +120,7 @@ export class AddBatcher {
     });
     for (const o of outcomes) if (o.code === ResultCode.DUPLICATE) log.client('job %s exists already; left as it was', o.id);
     // WAIT / WAITAOF follow the write on the same connection, so they cover it
-    if (durability && confirmNow) await confirm(this.conn.redis, durability, outcomes.map((o) => o.id));
+    if (durability && confirmNow) await confirm(this.conn.redis, this.slot, durability, outcomes.map((o) => o.id));
     return outcomes;
   }
 }

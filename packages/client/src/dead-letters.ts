@@ -1,5 +1,4 @@
-import { ResultCode, checkId, checkInt, checkKnownKeys, checkObject, InvalidOptionError, type QueueKeys, type Scripts } from '@kyoo/core';
-import type { Redis } from 'ioredis';
+import { ResultCode, checkId, checkInt, checkKnownKeys, checkObject, InvalidOptionError, type QueueKeys, type RedisConnection, type Scripts } from '@kyoo/core';
 import { readJob, type JobInfo } from './job-info.js';
 
 const PAGE = 1000;
@@ -22,7 +21,7 @@ export interface DeadLetterResult {
 export class DeadLetters {
   /** @internal */
   constructor(
-    private readonly redis: () => Redis,
+    private readonly redis: () => RedisConnection,
     private readonly keys: QueueKeys,
     private readonly scripts: Scripts,
   ) {}

@@ -1,5 +1,4 @@
-import { InvalidOptionError, KyooError, MAX_DURATION_MS, checkInt, checkKnownKeys, checkObject } from '@kyoo/core';
-import type { Redis } from 'ioredis';
+import { InvalidOptionError, KyooError, MAX_DURATION_MS, checkInt, checkKnownKeys, checkObject, serverFor, type RedisConnection } from '@kyoo/core';
 
 /**
  * Makes `add()` resolve only once the write survives more than the primary's
@@ -54,7 +53,7 @@ export function resolveDurability(value: unknown): ResolvedDurability | null {
  * Checks once, before the first durable write, that the server can give what
  * was asked (WAITAOF needs Redis 7.2), so nothing is written that could not be confirmed.
  */
-export async function checkServerSupports(redis: Redis, d: ResolvedDurability): Promise<void> {
+export async function checkServerSupports(redis: RedisConnection, d: ResolvedDurability): Promise<void> {
   if (!d.fsync) return;
   const info = await redis.info('server');
   const version = /redis_version:(\d+)\.(\d+)/.exec(info);
@@ -70,8 +69,15 @@ export async function checkServerSupports(redis: Redis, d: ResolvedDurability): 
   }
 }
 
-/** Waits for the confirmations after a write on `redis`; throws {@link DurabilityError} when they do not come. */
-export async function confirm(redis: Redis, d: ResolvedDurability, ids: readonly string[]): Promise<void> {
+/**
+ * Waits for the confirmations after a write on `redis` to the queue in `slot`; throws
+ * {@link DurabilityError} when they do not come. WAIT and WAITAOF count the writes made on
+ * one socket: on a Cluster they go to the node serving the slot, on the connection that took
+ * the write (sent through the Cluster, they would go to any node and confirm nothing).
+ */
+export async function confirm(conn: RedisConnection, slot: number, d: ResolvedDurability, ids: readonly string[]): Promise<void> {
+  const redis = serverFor(conn, slot);
+  if (!redis) throw new DurabilityError(ids, `added, but the cluster's slot map does not name the node that took the write (slot ${slot}), so it cannot be confirmed`);
   if (d.fsync) {
     const [local, replicas] = (await redis.call('WAITAOF', 1, d.replicas, d.timeoutMs)) as [number, number];
     if (local < 1 || replicas < d.replicas) {

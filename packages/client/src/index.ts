@@ -21,4 +21,4 @@ export {
   RecordVersionError,
   ResultCode,
 } from '@kyoo/core';
-export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption, QueuePolicy, ResolvedQueuePolicy } from '@kyoo/core';
+export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy } from '@kyoo/core';

@@ -1,5 +1,4 @@
-import { decodeData, decodeErrors, decodeRecord, type JobError, type QueueKeys } from '@kyoo/core';
-import type { Redis } from 'ioredis';
+import { decodeData, decodeErrors, decodeRecord, type JobError, type QueueKeys, type RedisConnection } from '@kyoo/core';
 
 /** Where a job is in its life. */
 export type JobState = 'ready' | 'delayed' | 'leased' | 'completed' | 'dead' | 'cancelled';
@@ -31,7 +30,7 @@ export interface JobInfo<T = unknown, R = unknown> {
 }
 
 /** Reads one job atomically (MULTI); `null` when no such job exists. */
-export async function readJob(redis: Redis, keys: QueueKeys, id: string): Promise<JobInfo | null> {
+export async function readJob(redis: RedisConnection, keys: QueueKeys, id: string): Promise<JobInfo | null> {
   const res = await redis
     .multi()
     .hgetBuffer(keys.jobs, id)

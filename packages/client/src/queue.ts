@@ -21,8 +21,8 @@ import {
   type ResolvedQueuePolicy,
   type OwnedConnection,
   type QueueKeys,
+  type RedisConnection,
 } from '@kyoo/core';
-import type { Redis } from 'ioredis';
 import { AddBatcher } from './add-batcher.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
@@ -31,7 +31,7 @@ import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type P
 
 /** Options of a {@link Queue}. */
 export interface QueueOptions {
-  /** Redis URL, ioredis options or ioredis instance. @defaultValue `redis://127.0.0.1:6379` */
+  /** Redis URL, ioredis options or ioredis instance; for a Redis Cluster, see {@link ConnectionOption}. @defaultValue `redis://127.0.0.1:6379` */
   connection?: ConnectionOption;
   /** Key prefix; every key is `<prefix>:{<queue>}:…`. @defaultValue `'kyoo'` */
   prefix?: string;
@@ -254,7 +254,7 @@ export class Queue<T = unknown> {
     await release(this.conn);
   }
 
-  private redis(): Redis {
+  private redis(): RedisConnection {
     if (this.closed) throw new ConnectionClosedError(`queue ${this.name}`);
     return this.conn.redis;
   }

@@ -22,8 +22,9 @@ export { Scripts } from './scripts.js';
 export type { ScriptName, ScriptArgs, ScriptReply } from './scripts.js';
 export { SCRIPTS, RECORD_VERSION, RECORD_FIELDS, POLICY_FIELDS } from './scripts.generated.js';
 export type { LeasedJob, LeaseReply, EnqueueOutcome } from './replies.js';
-export { connect, duplicate, release } from './connection.js';
-export type { ConnectionOption, OwnedConnection } from './connection.js';
+export { connect, duplicate, isCluster, release, serverFor } from './connection.js';
+export type { ClusterConnectionOptions, ConnectionOption, OwnedConnection, RedisConnection } from './connection.js';
+export { CLUSTER_SLOTS, keySlot } from './slot.js';
 export {
   JOB_DEFAULTS,
   MAX_DURATION_MS,

@@ -1,5 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import { serverFor, type RedisConnection } from './connection.js';
 import { SCRIPTS, type Arg } from './scripts.generated.js';
+import { keySlot } from './slot.js';
 import type { QueueKeys } from './keys.js';
 import { log, short } from './log.js';
 
@@ -11,18 +13,20 @@ export type ScriptArgs<N extends ScriptName> = Parameters<(typeof SCRIPTS)[N]['e
 export type ScriptReply<N extends ScriptName> = ReturnType<(typeof SCRIPTS)[N]['parse']>;
 
 /**
- * Scripts known to be in the script cache of the server a connection talks
- * to. Forgotten when the connection closes: after a reconnect it may be a
- * restarted server, or another one after a failover.
+ * Scripts known to be in the script cache of the server behind one socket:
+ * a `Redis` connection, or, on a Cluster, the connection to one node (each
+ * node has its own script cache, and since Redis 7.0 a replica promoted by a
+ * failover starts with none). Forgotten when the socket closes: after a
+ * reconnect it may be a restarted server, or another one after a failover.
  */
 const cached = new WeakMap<Redis, Set<ScriptName>>();
 
-function cacheOf(redis: Redis): Set<ScriptName> {
-  let set = cached.get(redis);
+function cacheOf(server: Redis): Set<ScriptName> {
+  let set = cached.get(server);
   if (!set) {
     const fresh = new Set<ScriptName>();
-    redis.on('close', () => fresh.clear());
-    cached.set(redis, fresh);
+    server.on('close', () => fresh.clear());
+    cached.set(server, fresh);
     set = fresh;
   }
   return set;
@@ -30,28 +34,37 @@ function cacheOf(redis: Redis): Set<ScriptName> {
 
 /**
  * Calls kyoo's Lua scripts for one queue, typed: `call(redis, 'ack', {...})`
- * takes the arguments its header declares and resolves with the parsed reply;
- * `queue(redis, multi, name, args)` adds the call to a pipeline or MULTI.
+ * takes the arguments its header declares and resolves with the parsed
+ * reply; `queue(redis, multi, name, args)` adds the call to a pipeline or
+ * MULTI. This is the only way kyoo (and its tests) call a script.
  *
- * The first call of a script on a connection is an EVAL (which also caches it
- * on the server); later calls are EVALSHA by the SHA computed at build time.
- * Sending EVAL first, rather than EVALSHA with a fallback on NOSCRIPT, keeps
- * calls in the order they were made: a fallback would be sent after commands
- * issued in the meantime. A NOSCRIPT that still happens (someone ran SCRIPT
- * FLUSH) falls back to EVAL. Keys come from the key module by the names in
- * each script's header, so no call site passes KEYS or key counts by hand.
+ * The first call of a script on a server is an EVAL (which also caches it
+ * there); later calls are EVALSHA by the SHA computed at build time. Sending
+ * EVAL first, rather than EVALSHA with a fallback on NOSCRIPT, keeps calls in
+ * the order they were made: a fallback would be sent after commands issued in
+ * the meantime. On a Redis Cluster "the server" is the master that serves the
+ * queue's slot, looked up in the Cluster's slot map for every call, so a queue
+ * on another node, a moved slot or a promoted replica starts with EVAL again
+ * (see docs/design/006-scripts-on-cluster.md). A NOSCRIPT that still happens
+ * (someone ran SCRIPT FLUSH, or the call that meets a MOVED after a slot moved
+ * is resent by ioredis as it was, an EVALSHA) falls back to EVAL and never
+ * reaches the caller. Keys come from the key module by the names in each
+ * script's header, so no call site passes KEYS or key counts by hand.
  */
 export class Scripts {
   private readonly keyArgs: Record<ScriptName, string[]>;
+  /** The queue's Cluster slot: every key of a queue has the hash tag `{queue}`. */
+  private readonly slot: number;
 
   constructor(keys: QueueKeys) {
     const keyArgs = {} as Record<ScriptName, string[]>;
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) keyArgs[name] = SCRIPTS[name].keys.map((k) => keys[k]);
     this.keyArgs = keyArgs;
+    this.slot = keySlot(keys.ready);
   }
 
   /** Runs a script and parses its reply. */
-  async call<N extends ScriptName>(redis: Redis, name: N, args: ScriptArgs<N>): Promise<ScriptReply<N>> {
+  async call<N extends ScriptName>(redis: RedisConnection, name: N, args: ScriptArgs<N>): Promise<ScriptReply<N>> {
     const script = SCRIPTS[name];
     const argv = (script.encode as (a: ScriptArgs<N>) => Arg[])(args);
     const parse = script.parse as (raw: unknown) => ScriptReply<N>;
@@ -60,34 +73,46 @@ export class Scripts {
 
   /**
    * Adds a call to a pipeline or MULTI on `redis` (EVAL unless the script is
-   * known to be cached there) and returns the parser for its reply in `exec()`.
+   * known to be cached on the server) and returns the parser for its reply in `exec()`.
    */
-  queue<N extends ScriptName>(redis: Redis, batch: ChainableCommander, name: N, args: ScriptArgs<N>): (raw: unknown) => ScriptReply<N> {
+  queue<N extends ScriptName>(redis: RedisConnection, batch: ChainableCommander, name: N, args: ScriptArgs<N>): (raw: unknown) => ScriptReply<N> {
     const script = SCRIPTS[name];
     const argv = (script.encode as (a: ScriptArgs<N>) => Arg[])(args);
     const keys = this.keyArgs[name];
-    if (cacheOf(redis).has(name)) batch.callBuffer('evalsha', script.sha, keys.length, ...keys, ...argv);
+    const server = serverFor(redis, this.slot);
+    if (server && cacheOf(server).has(name)) batch.callBuffer('evalsha', script.sha, keys.length, ...keys, ...argv);
     else batch.callBuffer('eval', script.source, keys.length, ...keys, ...argv);
     return script.parse as (raw: unknown) => ScriptReply<N>;
   }
 
-  private async run(redis: Redis, name: ScriptName, args: readonly Arg[]): Promise<unknown> {
+  private remember(redis: RedisConnection, name: ScriptName): void {
+    const server = serverFor(redis, this.slot);
+    if (server) cacheOf(server).add(name);
+  }
+
+  private async run(redis: RedisConnection, name: ScriptName, args: readonly Arg[]): Promise<unknown> {
     const script = SCRIPTS[name];
     const keys = this.keyArgs[name];
-    const cache = cacheOf(redis);
+    // undefined while a Cluster has not loaded its slot map: EVAL, which is right anywhere
+    const server = serverFor(redis, this.slot);
     if (log.scripts.enabled) log.scripts('%s %s', name, short(args.map(String)));
-    if (!cache.has(name)) {
+    if (!server || !cacheOf(server).has(name)) {
       const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
-      cache.add(name);
+      // after a redirect (MOVED) the slot map names the node that ran it
+      this.remember(redis, name);
       return reply;
     }
     try {
       return await redis.callBuffer('evalsha', script.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      log.scripts('%s not cached on the server, sending source', name);
-      cache.clear();
-      return await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
+      // after a MOVED the answer came from the slot's new node, which the slot map names now
+      const now = serverFor(redis, this.slot);
+      if (now) cacheOf(now).clear();
+      log.scripts('%s not cached on %s:%s, sending source', name, (now ?? server).options.host, (now ?? server).options.port);
+      const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
+      this.remember(redis, name);
+      return reply;
     }
   }
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LeaseReply, LeasedJob, ResultCode, ScriptArgs } from '@kyoo/core';
-import type { Redis } from 'ioredis';
+import type { LeaseReply, LeasedJob, RedisConnection, ResultCode, ScriptArgs } from '@kyoo/core';
 import type { InFlight, LeaseRegistry } from './registry.js';
 
 /** A run that succeeded, waiting for the next ack call. */
@@ -17,7 +16,7 @@ export interface PendingAck {
 export interface LoopDeps {
   readonly registry: LeaseRegistry;
   /** Connection for blocking waits on the wake list (BLPOP). */
-  readonly blocker: Redis;
+  readonly blocker: RedisConnection;
   readonly wakeKey: string;
   readonly concurrency: number;
   readonly leaseMs: number;

@@ -10,7 +10,7 @@ import {
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
-  /** Redis URL, ioredis options or ioredis instance (a second connection is opened for blocking waits). */
+  /** Redis URL, ioredis options or ioredis instance, or a Redis Cluster (see `ConnectionOption`); a second connection is opened for blocking waits. */
   connection?: ConnectionOption;
   /** Key prefix; must match the producers'. @defaultValue `'kyoo'` */
   prefix?: string;
