@@ -65,6 +65,14 @@ test('cluster example: a queue on a Redis Cluster, its keys in the slot of {imag
   }
 }, 60_000);
 
+test('options example: priorities, deduplication, cancellation and backpressure', async () => {
+  const out = await runExample('options');
+  expect(out).toMatch(/^deduplicated: true, same job: true$/m);
+  expect(out).toMatch(/^cancel: cancelled$/m);
+  expect(out).toMatch(/^refused: queue notifications is full \(its policy's maxWaiting\)$/m);
+  expect(out).toMatch(/^password-reset@example.com newsletter@example.com ada@example.com digest@example.com$/m);
+});
+
 test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
   const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };
   expect(renderReadme(readme)).toBe(readme);
