@@ -6,11 +6,13 @@
 //   scripts/bench/run --only process,latency --lib kyoo,bullmq
 //   scripts/bench/run --rounds 5
 //   scripts/bench/run --only idle --idle-seconds 60
+//   scripts/bench/run --only delayed,priority
 //
 // Within a round every scenario runs once per library, the libraries taking
 // turns (kyoo, BullMQ, bee-queue, then the next scenario), so a slow drift of
 // the machine touches all three alike. Every run uses fresh queue names and
-// deletes its keys afterwards. The table (medians over the rounds) goes to
+// deletes its keys afterwards. A library that lacks a scenario's feature shows
+// n/a there, with the reason printed. The table (medians over the rounds) goes to
 // stdout; the same numbers, every round's value and per-command counts go to
 // results/latest.json (and a dated copy) beside this file.
 import { spawnSync } from 'node:child_process';
@@ -26,15 +28,21 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 
 const SIZES = {
-  full: { add: 20_000, bulk: 50_000, process: 20_000, twoProcess: 40_000, latency: 500, memory: 100_000, idleSeconds: 10 },
-  quick: { add: 5_000, bulk: 10_000, process: 5_000, twoProcess: 10_000, latency: 100, memory: 20_000, idleSeconds: 3 },
+  full: {
+    add: 20_000, bulk: 50_000, process: 20_000, twoProcess: 40_000, latency: 500, memory: 100_000, idleSeconds: 10,
+    delayed: 1000, priority: 20_000, priorityOrder: 200,
+  },
+  quick: {
+    add: 5_000, bulk: 10_000, process: 5_000, twoProcess: 10_000, latency: 100, memory: 20_000, idleSeconds: 3,
+    delayed: 200, priority: 5_000, priorityOrder: 200,
+  },
 };
 
 const USAGE = `usage: scripts/bench/run [--quick] [--rounds N] [--only SCENARIO[,...]] [--lib LIB[,...]] [--idle-seconds S]
 
   --quick            1 round with smaller counts (under a minute)
   --rounds N         rounds to run; the table shows the median (default 3, or 1 with --quick)
-  --only LIST        scenarios: add, bulk, process, two-process, latency, memory, idle
+  --only LIST        scenarios: add, bulk, process, two-process, latency, memory, idle, delayed, priority
   --lib LIST         libraries: kyoo, bullmq, bee
   --idle-seconds S   length of the idle-cost window (default 10, or 3 with --quick)
 `;
@@ -65,9 +73,9 @@ if (args.help) {
 }
 
 // The libraries are loaded only now, so that --help works without a build.
-let LIBS, libraryVersions, SCENARIOS, METRICS;
+let LIBS, libraryVersions, NotApplicable, SCENARIOS, METRICS;
 try {
-  ({ LIBS, libraryVersions } = await import('./libs.mjs'));
+  ({ LIBS, libraryVersions, NotApplicable } = await import('./libs.mjs'));
   ({ SCENARIOS, METRICS } = await import('./scenarios.mjs'));
 } catch (err) {
   process.stderr.write(`cannot load the libraries: ${err.message}\nInstall and build first: pnpm install && pnpm build\n`);
@@ -107,6 +115,8 @@ let redisVersion;
 const results = {};
 const details = {};
 const errors = [];
+/** notApplicable[scenario][lib] = why that library does not take part */
+const notApplicable = {};
 
 let pending = [];
 let seq = 0;
@@ -163,6 +173,11 @@ try {
           const shown = Object.entries(values).map(([k, v]) => `${k} ${v >= 100 ? fmtRate(v) : v.toFixed(3)}`).join(', ');
           log(`[round ${round}/${rounds}] ${scenario.name} ${lib.label}: ${shown} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
         } catch (err) {
+          if (err instanceof NotApplicable) {
+            (notApplicable[scenario.name] ??= {})[lib.name] = err.message;
+            log(`[round ${round}/${rounds}] ${scenario.name} ${lib.label}: n/a (${err.message})`);
+            continue;
+          }
           errors.push({ round, scenario: scenario.name, lib: lib.name, error: err.message });
           log(`[round ${round}/${rounds}] ${scenario.name} ${lib.label}: FAILED: ${err.stack ?? err.message}`);
         } finally {
@@ -201,6 +216,8 @@ function fmt(metric, x) {
 }
 
 const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`);
+/** A table cell: the median, or n/a where the library does not take part in the scenario. */
+const cell = (metric, med, lib) => (med[lib] === undefined && notApplicable[metric.scenario]?.[lib] ? 'n/a' : fmt(metric, med[lib]));
 
 const rows = [];
 for (const metric of METRICS) {
@@ -216,9 +233,9 @@ for (const metric of METRICS) {
 const header = ['scenario', 'kyoo', 'BullMQ', 'bee-queue', 'kyoo/BullMQ', 'kyoo/bee-queue'];
 const lines = rows.map(({ metric, med }) => [
   `${metric.label} (${metric.unit} ${metric.better === 'higher' ? '↑' : '↓'})`,
-  fmt(metric, med.kyoo),
-  fmt(metric, med.bullmq),
-  fmt(metric, med.bee),
+  cell(metric, med, 'kyoo'),
+  cell(metric, med, 'bullmq'),
+  cell(metric, med, 'bee'),
   ratio(med.kyoo, med.bullmq),
   ratio(med.kyoo, med.bee),
 ]);
@@ -234,11 +251,35 @@ const took = (Date.now() - began) / 1000;
 process.stdout.write(`\n${table}\n\n`);
 process.stdout.write(`Medians of ${rounds} round(s), ${mode} mode, ${took.toFixed(0)} s. ↑ higher is better, ↓ lower is better; ` +
   'a ratio is kyoo\'s value divided by the other\'s.\n');
+const naLines = Object.entries(notApplicable).flatMap(([scenario, byLib]) =>
+  LIBS.filter((l) => byLib[l.name]).map((l) => `  ${scenario}: ${l.label}: ${byLib[l.name]}`));
+if (naLines.length) process.stdout.write(`n/a, not taking part:\n${naLines.join('\n')}\n`);
+
+// Checks and spreads that are not in the table (last round).
+const lastDetail = (scenario, lib, key) => details[scenario]?.[lib.name]?.map((d) => d[key]).filter(Boolean).at(-1);
+const checks = [];
+for (const lib of LIBS) {
+  const d = lastDetail('delayed', lib, 'delayed');
+  if (d) {
+    checks.push(`  delayed lateness  ${lib.label.padEnd(9)} min ${d.min}, p90 ${d.p90}, max ${d.max}, mean ${d.mean} ms over ${d.jobs} jobs` +
+      ` (adds took ${d.addSeconds} s); started early: ${d.early}; started twice: ${d.duplicateStarts}`);
+  }
+}
+for (const lib of LIBS) {
+  const d = lastDetail('priority', lib, 'priorityOrder');
+  if (d) {
+    checks.push(`  priority order    ${lib.label.padEnd(9)} ${d.jobs} jobs at concurrency ${d.concurrency}: ` +
+      `${d.inOrder.toFixed(3)} of starts took the most urgent priority waiting, ${d.fifoWithinPriority.toFixed(3)} the oldest job of its priority`);
+  } else if (notApplicable.priority?.[lib.name]) {
+    checks.push(`  priority order    ${lib.label.padEnd(9)} n/a (${notApplicable.priority[lib.name]})`);
+  }
+}
+if (checks.length) process.stdout.write(`\nDetails (last round):\n${checks.join('\n')}\n`);
 
 // Where each library spends its Redis calls and time, per job. A script's
 // microseconds include those of the commands it calls (listed as well).
 const breakdown = [];
-for (const [scenario, key] of [['process', 'process100'], ['two-process', 'twoProcesses'], ['add', 'add'], ['bulk', 'bulk']]) {
+for (const [scenario, key] of [['process', 'process100'], ['two-process', 'twoProcesses'], ['priority', 'priority100'], ['add', 'add'], ['bulk', 'bulk']]) {
   for (const lib of LIBS) {
     const last = details[scenario]?.[lib.name]?.map((d) => d[key]).filter(Boolean).at(-1);
     if (!last) continue;
@@ -277,9 +318,11 @@ const report = {
     better: metric.better,
     median: med,
     runs: Object.fromEntries(LIBS.map((l) => [l.name, results[metric.key]?.[l.name] ?? []])),
+    notApplicable: notApplicable[metric.scenario] ?? {},
   })),
   markdown: table,
   details,
+  notApplicable,
   errors,
 };
 const outDir = path.join(HERE, 'results');

@@ -1,14 +1,21 @@
 // One adapter per library, so every scenario drives kyoo, BullMQ and bee-queue
 // through the same small interface:
 //
-//   producer(server, queueName) -> { ready(), add(data), addBulk(datas), close() }
-//   worker(server, queueName, { concurrency, handler, onCompleted })
+//   producer(server, queueName) -> { ready(), add(data), addBulk(datas),
+//     addDelayed(data, { delayMs, dueAt }), addBulkPrioritized([{ data, priority }]), close() }
+//   worker(server, queueName, { concurrency, handler, onCompleted, delayedJobs })
 //     -> { ready(), start(), close() }
+//   unsupported: { feature: reason }   features the library does not have (`priority`)
 //
 // `handler(data)` is the bench's job function; `onCompleted()` is called once
 // per job after the library reports it completed (its result is stored in Redis).
 // A worker is created stopped: the scenario awaits ready(), starts its clock,
-// then calls start().
+// then calls start(). `delayedJobs: true` asks for whatever setting a library
+// needs on its worker before delayed jobs run (only bee-queue has one).
+//
+// Priorities are given to the adapters in the bench's own terms: an integer
+// from 1 to 10 where 10 is the most urgent. Each adapter maps that onto its
+// library's scale, so every library gets the same jobs in the same urgency order.
 //
 // Each library is used idiomatically, with its documented defaults for delivery
 // (kyoo: leases, fencing tokens and 3 attempts are always on; BullMQ: locks and
@@ -18,7 +25,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Queue as KyooQueue, Worker as KyooWorker } from 'kyoo';
+import { InvalidOptionError, Queue as KyooQueue, Worker as KyooWorker } from 'kyoo';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import BeeQueue from 'bee-queue';
 
@@ -32,6 +39,20 @@ export function chunks(items, size) {
 /** Adds and the largest batch one bulk call takes. */
 export const BULK_CHUNK = 1000;
 
+/** Bench priorities run from 1 to this, higher is more urgent. */
+export const PRIORITY_LEVELS = 10;
+
+/**
+ * Thrown by a scenario or an adapter when a library does not take part in a
+ * scenario (it lacks the feature): the table shows `n/a` and the reason is printed.
+ */
+export class NotApplicable extends Error {
+  constructor(reason) {
+    super(reason);
+    this.name = 'NotApplicable';
+  }
+}
+
 const kyoo = {
   name: 'kyoo',
   label: 'kyoo',
@@ -43,11 +64,26 @@ const kyoo = {
       ready: async () => {},
       add: (data) => queue.add(data),
       addBulk: (datas) => queue.addBulk(datas.map((data) => ({ data }))),
+      addDelayed: (data, { delayMs }) => queue.add(data, { delayMs }),
+      // kyoo's priority: an integer, higher runs first, so the bench's 1..10 goes as it is.
+      // A build without priorities rejects the unknown option before writing anything:
+      // that is reported as n/a, so the bench runs before and after the feature lands.
+      // Any other error about `priority` (a value out of range, say) still fails the run.
+      addBulkPrioritized: async (jobs) => {
+        try {
+          await queue.addBulk(jobs.map(({ data, priority }) => ({ data, opts: { priority } })));
+        } catch (err) {
+          if (err instanceof InvalidOptionError && /(^|\.)priority$/.test(err.option) && /unknown option/.test(err.message)) {
+            throw new NotApplicable('no priority support in this build');
+          }
+          throw err;
+        }
+      },
       close: () => queue.close(),
     };
   },
   worker(server, name, { concurrency, handler, onCompleted }) {
-    // Worker: defaults, except `autostart: false` so the clock starts at run().
+    // Worker: defaults (delayed jobs need no setting), except `autostart: false` so the clock starts at run().
     // Completed jobs are removed at once by default (no keepCompleted).
     const worker = new KyooWorker(name, async (job) => handler(job.data), {
       connection: server.url,
@@ -80,6 +116,15 @@ const bullmq = {
       ready: () => queue.waitUntilReady(),
       add: (data) => queue.add('job', data),
       addBulk: (datas) => queue.addBulk(datas.map((data) => ({ name: 'job', data }))),
+      // `delay` in ms; a Worker promotes due delayed jobs itself (BullMQ 5+ has no QueueScheduler).
+      addDelayed: (data, { delayMs }) => queue.add('job', data, { delay: delayMs }),
+      // BullMQ's priority: 1 is the highest, larger numbers run later (0 means none, and
+      // runs before every prioritized job). The bench's 10 (most urgent) becomes 1.
+      addBulkPrioritized: (jobs) => queue.addBulk(jobs.map(({ data, priority }) => ({
+        name: 'job',
+        data,
+        opts: { priority: PRIORITY_LEVELS + 1 - priority },
+      }))),
       close: () => queue.close(),
     };
   },
@@ -107,11 +152,14 @@ const bullmq = {
 const bee = {
   name: 'bee',
   label: 'bee-queue',
+  unsupported: { priority: 'bee-queue has no job priorities' },
   producer(server, name) {
     // A producer-only Queue, as bee-queue documents for producers: isWorker: false
     // (no blocking connection), getEvents: false (no pub/sub subscription),
     // sendEvents: false and storeJobs: false (nothing listens for job events).
-    // activateDelayedJobs stays off (its default): no delayed jobs here.
+    // activateDelayedJobs stays off (its default) here as well: it has to be on in at
+    // least one Queue, and the worker's is the one (see below). A delayed save
+    // publishes the new earliest due time to the workers whatever this setting is.
     const queue = new BeeQueue(name, {
       redis: { host: server.host, port: server.port },
       isWorker: false,
@@ -128,22 +176,29 @@ const bee = {
         const errors = await queue.saveAll(datas.map((data) => queue.createJob(data)));
         if (errors.size > 0) throw [...errors.values()][0];
       },
+      addDelayed: (data, { dueAt }) => queue.createJob(data).delayUntil(dueAt).save(),
+      addBulkPrioritized: () => Promise.reject(new NotApplicable(bee.unsupported.priority)),
       close: () => queue.close(),
     };
   },
-  worker(server, name, { concurrency, handler, onCompleted }) {
+  worker(server, name, { concurrency, handler, onCompleted, delayedJobs = false }) {
     // A worker Queue: removeOnSuccess: true (kyoo removes completed jobs by default);
     // removeOnFailure stays false (failed jobs are kept, like kyoo's dead-letter queue).
     // getEvents: false and storeJobs: false, as nothing in this process listens for
     // other workers' job events. sendEvents stays on (its default): that is how a
-    // bee-queue producer learns that its job finished. activateDelayedJobs stays off.
+    // bee-queue producer learns that its job finished. activateDelayedJobs is on only
+    // where a scenario adds delayed jobs (it costs a pub/sub connection): without it no
+    // delayed job ever runs. delayedDebounce (1000 ms) and nearTermWindow (20 minutes)
+    // stay at their defaults, which the README describes and does not advise changing.
+    // By design, jobs due within delayedDebounce of the earliest one are activated
+    // together when the latest of them is due, so a job may start up to that much late.
     const queue = new BeeQueue(name, {
       redis: { host: server.host, port: server.port },
       isWorker: true,
       getEvents: false,
       storeJobs: false,
       removeOnSuccess: true,
-      activateDelayedJobs: false,
+      activateDelayedJobs: delayedJobs,
     });
     if (onCompleted) queue.on('succeeded', () => onCompleted());
     queue.on('error', (err) => process.stderr.write(`bee-queue worker error: ${err.message}\n`));

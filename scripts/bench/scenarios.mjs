@@ -5,11 +5,17 @@
 // ctx: { server, stats, admin, sizes, queue(tag), cleanup(), timeoutMs }
 //   queue(tag)  a fresh queue name, deleted again by cleanup()
 //   cleanup()   deletes the keys of every queue handed out since the last cleanup
+//
+// A scenario that a library cannot take part in (it lacks the feature) throws
+// NotApplicable (libs.mjs) with the reason; the table then shows n/a.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BULK_CHUNK, chunks } from './libs.mjs';
 import { ServerStats } from './redis-stats.mjs';
+import { noop, payloads, perJob, prefill, processRun, round, withTimeout } from './measure.mjs';
+import { DELAYED_METRICS, delayed } from './delayed.mjs';
+import { PRIORITY_METRICS, priority } from './priority.mjs';
 
 /** Concurrent add loops in the one-at-a-time add scenario. */
 const ADD_IN_FLIGHT = 100;
@@ -24,78 +30,6 @@ const CHILD_CONCURRENCY = 50;
 const IDLE_WORKERS = 10;
 /** Jobs picked up before latency samples are taken. */
 const LATENCY_WARMUP = 10;
-
-const noop = async () => {};
-const payloads = (count, from = 0) => Array.from({ length: count }, (_, i) => ({ n: from + i }));
-
-/** Rejects after `ms` with a message naming `what`. */
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** `{ cmd: n }` divided by `jobs`, largest first. */
-const perJobSorted = (counts, jobs) => Object.fromEntries(
-  Object.entries(counts)
-    .sort((a, b) => b[1] - a[1])
-    .map(([cmd, n]) => [cmd, round(n / jobs, 4)]),
-);
-
-/** Redis counters of a run, per job: commands (by command), script calls, CPU, and µs spent per command. */
-function perJob(delta, jobs) {
-  return {
-    commandsPerJob: round(delta.commands / jobs, 4),
-    scriptCallsPerJob: round(delta.scriptCalls / jobs, 4),
-    redisCpuMsPer10k: round((delta.cpuSec * 1000 * 10_000) / jobs, 2),
-    byCommand: perJobSorted(delta.byCommand, jobs),
-    usecByCommand: perJobSorted(delta.usecByCommand, jobs),
-  };
-}
-
-const round = (x, digits) => Number(x.toFixed(digits));
-
-/** Fills a queue through the library's own bulk add, outside any measurement. */
-async function prefill(ctx, lib, name, count) {
-  const producer = lib.producer(ctx.server, name);
-  await producer.ready();
-  for (const chunk of chunks(payloads(count), BULK_CHUNK)) await producer.addBulk(chunk);
-  await producer.close();
-}
-
-/** Starts a worker on a pre-filled queue; resolves with jobs/s and the Redis counters of the run. */
-async function processRun(ctx, lib, { count, concurrency }) {
-  const name = ctx.queue(`c${concurrency}`);
-  await prefill(ctx, lib, name, count);
-  let done = 0;
-  let finished;
-  const allDone = new Promise((resolve) => (finished = resolve));
-  const worker = lib.worker(ctx.server, name, {
-    concurrency,
-    handler: noop,
-    onCompleted: () => {
-      if (++done === count) finished(performance.now());
-    },
-  });
-  let closed = false;
-  try {
-    await worker.ready();
-    const before = await ctx.stats.snapshot();
-    const start = performance.now();
-    worker.start();
-    const end = await withTimeout(allDone, ctx.timeoutMs, `processing ${count} jobs`);
-    const after = await ctx.stats.snapshot();
-    closed = true;
-    await worker.close();
-    // every job completes exactly once: more would mean a job ran twice
-    if (done !== count) throw new Error(`${done} completions for ${count} jobs`);
-    return { rate: count / ((end - start) / 1000), delta: ServerStats.delta(before, after) };
-  } finally {
-    if (!closed) await worker.close();
-  }
-}
 
 export const SCENARIOS = [
   {
@@ -313,6 +247,8 @@ export const SCENARIOS = [
       }
     },
   },
+  delayed,
+  priority,
 ];
 
 /** The rows of the table, in order: which scenario yields them, unit, and which way is better. */
@@ -321,8 +257,10 @@ export const METRICS = [
   { key: 'bulk', scenario: 'bulk', label: `add in bulk, chunks of ${BULK_CHUNK.toLocaleString('en-US')}`, unit: 'jobs/s', better: 'higher' },
   ...PROCESS_CONCURRENCY.map((c) => ({ key: `process${c}`, scenario: 'process', label: `process, 1 process, concurrency ${c}`, unit: 'jobs/s', better: 'higher' })),
   { key: 'twoProcesses', scenario: 'two-process', label: `process, ${CHILD_PROCESSES} processes × concurrency ${CHILD_CONCURRENCY}`, unit: 'jobs/s', better: 'higher' },
+  ...PRIORITY_METRICS,
   { key: 'latencyP50', scenario: 'latency', label: 'pickup latency p50', unit: 'ms', better: 'lower' },
   { key: 'latencyP99', scenario: 'latency', label: 'pickup latency p99', unit: 'ms', better: 'lower' },
+  ...DELAYED_METRICS,
   { key: 'memoryPerJob', scenario: 'memory', label: 'Redis memory per waiting job', unit: 'bytes', better: 'lower' },
   { key: 'commandsPerJob', scenario: 'process', label: `Redis commands per processed job (concurrency ${MEASURED_CONCURRENCY})`, unit: 'commands', better: 'lower' },
   { key: 'scriptCallsPerJob', scenario: 'process', label: '… of which script calls', unit: 'calls', better: 'lower' },
