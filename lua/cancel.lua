@@ -37,7 +37,7 @@ local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
 local code
 local run = redis.call('HGET', K.runs, id)
 if redis.call('ZREM', K.leased, id) == 1 then
-  redis.call('HSET', K.runs, id, run .. ':cancelled')
+  redis.call('HSET', K.runs, id, (run or '0') .. ':cancelled')
   code = CODE.RUNNING
 elseif redis.call('ZREM', K.delayed, id) == 1 or ready_remove(rq, id) then
   code = CODE.OK
