@@ -159,7 +159,18 @@ const RECORD_MARK = 0xc1;
 const MAX_HEADER_BYTES = 0xffff;
 
 type FieldName = (typeof RECORD_FIELDS)[number]['name'];
-const toWire = (r: JobRecord, name: FieldName): number | string => (name === 'backoffType' ? BACKOFF_TYPES[r.backoffType] : r[name]);
+/** Position of each field in a header array ([0] is the version), from the schema. */
+const AT = Object.fromEntries(RECORD_FIELDS.map((f, i) => [f.name, i + 1])) as Record<FieldName, number>;
+
+function numAt(h: unknown[], name: FieldName): number {
+  const v = h[AT[name]];
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function strAt(h: unknown[], name: FieldName): string {
+  const v = h[AT[name]];
+  return typeof v === 'string' ? v : '';
+}
 
 /**
  * Encodes a job record as documented in `lua/includes/record.lua`: the byte
@@ -169,7 +180,13 @@ const toWire = (r: JobRecord, name: FieldName): number | string => (name === 'ba
  * `cmsgpack` never sees the payload, whatever types it holds.
  */
 export function encodeRecord(r: JobRecord): Buffer {
-  const header = packr.pack([RECORD_VERSION, ...RECORD_FIELDS.map((f) => toWire(r, f.name))]);
+  const fields: (number | string)[] = new Array(RECORD_FIELDS.length + 1);
+  fields[0] = RECORD_VERSION;
+  for (let i = 0; i < RECORD_FIELDS.length; i++) {
+    const name = RECORD_FIELDS[i]!.name;
+    fields[i + 1] = name === 'backoffType' ? BACKOFF_TYPES[r.backoffType] : r[name];
+  }
+  const header = packr.pack(fields);
   if (header.length > MAX_HEADER_BYTES) throw new InvalidOptionError('options', `the job's options take ${header.length} bytes, over ${MAX_HEADER_BYTES}`);
   const out = Buffer.allocUnsafe(3 + header.length + r.payload.length);
   out[0] = RECORD_MARK;
@@ -201,18 +218,22 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   if (!Array.isArray(raw) || typeof version !== 'number' || !Number.isInteger(version) || (framed ? version < 2 : version !== 1)) {
     throw new DecodeError('could not decode job record: not a kyoo record');
   }
-  const f: Record<string, number | string> = {};
-  for (let i = 0; i < RECORD_FIELDS.length; i++) {
-    const { name, type } = RECORD_FIELDS[i]!;
-    const v: unknown = raw[i + 1];
-    f[name] = type === 'string' ? (typeof v === 'string' ? v : '') : typeof v === 'number' && Number.isFinite(v) ? v : 0;
-  }
+  const h = raw as unknown[];
+  const num = (name: FieldName): number => numAt(h, name);
+  const str = (name: FieldName): string => strAt(h, name);
   return {
-    ...(f as unknown as Omit<JobRecord, 'payload' | 'backoffType'>),
-    version: raw[0],
+    version,
     payload: bytes.subarray(start + len),
-    attempts: (f.attempts as number) || 1,
-    backoffType: f.backoffType === 1 ? 'exponential' : 'fixed',
+    attempts: num('attempts') || 1,
+    backoffType: num('backoffType') === 1 ? 'exponential' : 'fixed',
+    backoffMs: num('backoffMs'),
+    backoffMaxMs: num('backoffMaxMs'),
+    jitter: num('jitter'),
+    createdAt: num('createdAt'),
+    timeoutMs: num('timeoutMs'),
+    priority: num('priority'),
+    dedupKey: str('dedupKey'),
+    dedupMode: num('dedupMode'),
   };
 }
 

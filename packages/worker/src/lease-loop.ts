@@ -1,15 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LeaseReply, LeasedJob, RedisConnection, ResultCode, ScriptArgs } from '@kyoo/core';
 import type { InFlight, LeaseRegistry } from './registry.js';
 
-/** A run that succeeded, waiting for the next ack call. */
+/** A run that succeeded, waiting for the next ack call (it is also the ack script's entry). */
 export interface PendingAck {
+  id: string;
+  token: string;
+  /** The job's until-complete dedup key, freed by the ack ('' = none). */
+  dedup: string;
   entry: InFlight;
   /** The result as kept (msgpack), or '' when the policy keeps none or it cannot be kept. */
   result: Buffer | '';
-  /** Called with the ack's code once it is applied or refused. */
-  done(code: ResultCode): void;
+  /** What the handler returned (for the 'completed' event). */
+  value: unknown;
 }
 
 /** What the loop needs: two connections, the lease and ack calls, the registry, and where leased jobs go. */
@@ -27,6 +30,8 @@ export interface LoopDeps {
   start(job: LeasedJob): void;
   /** Jobs a call brought back after leasing stopped: give them back. */
   late(jobs: LeasedJob[]): void;
+  /** An ack was applied or refused (`code`). */
+  acked(item: PendingAck, code: ResultCode): void;
   error(err: Error): void;
 }
 
@@ -168,18 +173,11 @@ export class LeaseLoop {
   }
 
   private async call(acks: PendingAck[], want: number): Promise<LeaseReply> {
-    const common = { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: randomBytes(6).toString('base64url') };
+    // the nonce keeps tokens unique if a failover rolls the fence counter back (docs/design/011)
+    const common = { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: nonce() };
     if (acks.length === 0) return this.d.lease(common);
-    const reply = await this.d.ack({
-      ...common,
-      acks: acks.map((a) => ({
-        id: a.entry.id,
-        token: a.entry.token,
-        result: a.result,
-        dedup: a.entry.record?.dedupMode === 1 ? a.entry.record.dedupKey : '',
-      })),
-    });
-    reply.codes.forEach((code, i) => acks[i]!.done(code));
+    const reply = await this.d.ack({ ...common, acks });
+    for (let i = 0; i < acks.length; i++) this.d.acked(acks[i]!, reply.codes[i]!);
     return reply.lease;
   }
 
@@ -239,4 +237,9 @@ export class LeaseLoop {
     }
     this.wake();
   }
+}
+
+/** 48 random bits in base 36: unique per lease call, cheap (no crypto needed: uniqueness, not secrecy). */
+function nonce(): string {
+  return Math.floor(Math.random() * 2 ** 48).toString(36);
 }

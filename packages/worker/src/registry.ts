@@ -10,6 +10,8 @@ export interface InFlight {
   /** Set when the lease is gone (lost, cancelled, or released at shutdown): the run's outcome is not reported. */
   released: boolean;
   record: DecodedRecord | undefined;
+  /** The job as its handler sees it (set once the record is decoded), for events about this run. */
+  job?: unknown;
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 import type { Handler, Job } from './job.js';
 import { Heartbeat } from './heartbeat.js';
 import { LeaseLoop } from './lease-loop.js';
-import { callListeners } from './listeners.js';
+import { Listeners } from './listeners.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { LeaseRegistry, type InFlight } from './registry.js';
 import { runHandler } from './run-handler.js';
@@ -80,6 +80,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly settler: Settler;
   private readonly heartbeat: Heartbeat;
   private closing: Promise<void> | undefined;
+  private readonly listeners_ = new Listeners(this);
 
   constructor(name: string, handler: Handler<T, R>, options: WorkerOptions = {}) {
     super();
@@ -106,6 +107,12 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       ack: (args) => scripts.call(redis, 'ack', args),
       start: (job) => this.start(job),
       late: (jobs) => this.settler.track(this.settler.release(jobs.map((j) => this.entryOf(j)))),
+      acked: (item, code) => {
+        const job = item.entry.job as Job<T>;
+        if (code === ResultCode.OK || code === ResultCode.DONE_ALREADY) this.notify('completed', job, item.value as R);
+        else if (code === ResultCode.CANCELLED) this.notify('cancelled', job);
+        else this.emitError(new LeaseLostError(item.entry.id, 'ack'));
+      },
       error,
     });
     this.settler = new Settler({
@@ -127,7 +134,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       registry: this.registry,
       heartbeatMs: this.opts.heartbeatMs,
       extend: (leases) => scripts.call(redis, 'extend', { leaseMs: this.opts.leaseMs, leases }),
-      gone: (entry, code) => this.settler.gone(entry, code, this.jobs.get(entry)),
+      gone: (entry, code) => this.settler.gone(entry, code, entry.job as Job<unknown> | undefined),
       error,
     });
     // after a reconnect, look at the queue again instead of trusting a wake-up that may be gone
@@ -164,19 +171,16 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return this.closing;
   }
 
-  /** The job each run belongs to, for events about runs the heartbeat finds gone. */
-  private readonly jobs = new WeakMap<InFlight, Job<unknown>>();
-
   private emitError(err: Error): void {
     log.worker('%s: %s', this.name, err.message);
     // an 'error' listener that throws has nowhere else to go: it is logged
-    callListeners(this, 'error', [err], (thrown) => log.worker('%s: %s', this.name, new ListenerError('error', thrown).message));
+    this.listeners_.call('error', [err], (thrown) => log.worker('%s: %s', this.name, new ListenerError('error', thrown).message));
   }
 
   /** Emits a job event: each listener on its own; one that throws (or rejects) becomes an 'error' event. */
   private notify<E extends 'completed' | 'failed' | 'retried' | 'dead' | 'cancelled'>(event: E, ...args: WorkerEvents<T, R>[E]): void {
     if (this.listenerCount(event) === 0) return;
-    callListeners(this, event, args, (thrown) => this.emitError(new ListenerError(event, thrown)));
+    this.listeners_.call(event, args, (thrown) => this.emitError(new ListenerError(event, thrown)));
   }
 
   private entryOf(job: LeasedJob): InFlight {
@@ -206,7 +210,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       return;
     }
     entry.record = record;
-    this.jobs.set(entry, job);
+    entry.job = job;
     runHandler(
       this.handler,
       job,
@@ -233,15 +237,8 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         this.emitError(new InvalidOptionError('result', `job ${job.id} completed, but its result was not kept: ${why}`));
       }
     }
-    this.loop.ack({
-      entry,
-      result: kept,
-      done: (code) => {
-        if (code === ResultCode.OK || code === ResultCode.DONE_ALREADY) this.notify('completed', job, result);
-        else if (code === ResultCode.CANCELLED) this.notify('cancelled', job);
-        else this.emitError(new LeaseLostError(entry.id, 'ack'));
-      },
-    });
+    const dedup = entry.record?.dedupMode === 1 ? entry.record.dedupKey : '';
+    this.loop.ack({ id: entry.id, token: entry.token, dedup, entry, result: kept, value: result });
   }
 
   private async shutdown(graceMs: number): Promise<void> {
