@@ -90,17 +90,22 @@ describe('dedup debounce', () => {
     }, { connection: s.url }));
     const opts = { dedup: { key: 'search-index', mode: 'debounce' as const, ttlMs: 300 } };
     const first = await q.add({ v: 1 }, opts);
-    let last = Date.now();
+    let lastSent = 0;
     for (let v = 2; v <= 5; v++) {
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // adds 100 ms apart, within the 300 ms window
+      lastSent = Date.now();
       expect(await q.add({ v }, opts)).toEqual({ id: first.id, deduplicated: true });
-      last = Date.now();
     }
-    expect((await q.getJob(first.id))?.data).toEqual({ v: 5 });
+    const waiting = await q.getJob(first.id);
+    expect(waiting).toMatchObject({ state: 'delayed', data: { v: 5 } });
+    // its run-at (Redis's clock, this machine's) was pushed to ttlMs after the last add
+    const runAt = waiting!.stateSince!;
+    expect(runAt).toBeGreaterThanOrEqual(lastSent + 300 - 1);
+    expect(runAt).toBeLessThanOrEqual(Date.now() + 300);
     await done.promise;
     expect(ran).toHaveLength(1);
     expect(ran[0]!.v).toBe(5);
-    expect(ran[0]!.at - last).toBeGreaterThanOrEqual(250);
+    expect(ran[0]!.at).toBeGreaterThanOrEqual(runAt);
     // after it ran, a new add is a new job
     const next = await q.add({ v: 6 }, opts);
     expect(next.deduplicated).toBe(false);

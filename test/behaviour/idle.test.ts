@@ -18,11 +18,11 @@ it('reclaims the lease of a worker that died while every other worker is idle, o
   // idle for a minute at a time: only the announcement can wake it in time
   s.trackWorker(
     new Worker(s.name, (job) => void runs.push({ id: job.id, attempt: job.attempt, at: Date.now() }), {
-      connection: s.url,
+      connection: s.named('w'),
       maxIdleMs: 60_000,
     }),
   );
-  await new Promise((r) => setTimeout(r, 200)); // the worker is blocked in BLPOP now
+  await s.waitBlocked('w');
 
   // a "worker" that leases one job for 500 ms and dies. The job is written together with taking
   // its wake token back, in one transaction, so the idle worker does not wake for it: a plain
