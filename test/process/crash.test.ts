@@ -70,7 +70,9 @@ describe('a worker process killed with SIGKILL mid-job', () => {
         const c = await queue.counts();
         return c.ready + c.delayed + c.leased === 0 && survivor.events.filter((e) => e.t === 'start').length === survivor.events.filter((e) => e.t === 'completed').length;
       }, 30_000, 100);
-      await new Promise((r) => setTimeout(r, 200));
+      // close() flushes the survivor's reports before it says 'closed': every event is in after it
+      await survivor.close(10_000);
+      expect((await survivor.exited).code, 'the survivor closed cleanly').toBe(0);
 
       const events = everyone();
       const byType = (t: WorkerEvent['t'], pid?: number) => events.filter((e) => e.t === t && (pid === undefined || e.pid === pid));
