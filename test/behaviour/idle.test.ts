@@ -34,10 +34,11 @@ it('reclaims the lease of a worker that died while every other worker is idle, o
   const leasedAt = Date.now();
   const { jobs } = await s.lease(1, 500);
   expect(jobs.map((j) => j.id)).toEqual([id]);
+  const deadline = Number(await s.admin.zscore(s.keys.leased, id));
 
   await waitFor(() => runs.length === 1, 5000, 'the reclaimed job to run');
   expect(runs[0]).toMatchObject({ id, attempt: 2 });
   // reclaimed at the lease deadline (plus timer and Redis hz slack), not after maxIdleMs
-  expect(runs[0]!.at - leasedAt).toBeGreaterThanOrEqual(450);
+  expect(runs[0]!.at).toBeGreaterThanOrEqual(deadline); // Redis's clock is this machine's
   expect(runs[0]!.at - leasedAt).toBeLessThan(2000);
 });

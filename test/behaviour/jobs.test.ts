@@ -381,7 +381,7 @@ describe('records that cannot be decoded', () => {
 
     const dead = await q.dead.get('garbage-1');
     expect(dead).toMatchObject({ state: 'dead', attemptsMade: 1, data: undefined });
-    expect(dead!.decodeError).toMatch(/decode/);
+    expect(dead!.decodeError).toMatch(/^could not decode job record/);
     expect(dead!.lastError).toMatchObject({ name: 'DecodeError', attempt: 1 });
     expect(dead!.lastError!.message).toMatch(/job record/);
     expect(await q.counts()).toMatchObject({ dead: 1, ready: 0, leased: 0 });
@@ -410,7 +410,7 @@ describe('records that cannot be decoded', () => {
     const dead = await q.dead.get('bad-payload');
     // straight to the DLQ: retrying cannot make the bytes decodable
     expect(dead).toMatchObject({ state: 'dead', attemptsMade: 1, lastError: { name: 'DecodeError' } });
-    expect(dead!.lastError!.message).toMatch(/payload/);
+    expect(dead!.lastError!.message).toMatch(/^could not decode job payload/);
   });
 });
 
