@@ -71,11 +71,18 @@ describe('dedup window', () => {
     const completed = deferred();
     const w = s.trackWorker(new Worker(s.name, () => 'sent', { connection: s.url }));
     w.on('completed', () => completed.resolve());
+    const openedAt = await s.redisNow();
     const first = await q.add({ n: 1 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } });
     await completed.promise;
     expect(await q.add({ n: 2 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } })).toEqual({ id: first.id, deduplicated: true });
-    // once the window is over (Redis's clock decides), the same key makes a new job
-    await waitFor(async () => !(await q.add({ n: 3 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } })).deduplicated, 3000, 'the window to end');
+    // once the window is over (Redis's clock decides), the same key makes a new job, and not before
+    let fresh = first;
+    await waitFor(async () => {
+      fresh = await q.add({ n: 3 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } });
+      return !fresh.deduplicated;
+    }, 3000, 'the window to end');
+    expect(fresh.id).not.toBe(first.id);
+    expect(await s.redisNow()).toBeGreaterThanOrEqual(openedAt + 400);
   });
 });
 

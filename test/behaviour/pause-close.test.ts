@@ -238,6 +238,7 @@ describe('worker.close()', () => {
 
     const quick = new Worker(s.name, () => undefined, { connection: s.url });
     await Promise.all([quick.close(0), quick.close(0)]);
+    expect(quick.isRunning()).toBe(false);
   });
 
   it('resolves even when Redis cannot be reached', async () => {
