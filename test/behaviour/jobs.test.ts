@@ -401,6 +401,9 @@ describe('records that cannot be decoded', () => {
       jitter: 0,
       createdAt: Date.now(),
       timeoutMs: 0,
+      priority: 0,
+      dedupKey: '',
+      dedupMode: 0,
     });
     await s.admin.hset(s.keys.jobs, 'bad-payload', record);
     await s.admin.rpush(s.keys.ready, 'bad-payload');

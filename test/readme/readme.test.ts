@@ -66,6 +66,7 @@ test('cluster example: a queue on a Redis Cluster, its keys in the slot of {imag
 }, 60_000);
 
 test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
+  // @ts-expect-error: a plain .mjs script without types
   const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };
   expect(renderReadme(readme)).toBe(readme);
   expect(readme).toContain('`kyoo:{images}:ready`');
