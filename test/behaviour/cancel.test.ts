@@ -54,20 +54,22 @@ describe('queue.cancel', () => {
   });
 
   it('cancels a running job: its signal aborts with JobCancelledError, its ack changes nothing, no retry, no dead letter', async () => {
-    const q = s.track(new Queue(s.name, { connection: s.url }));
+    const q = s.track(new Queue<{ after?: boolean }>(s.name, { connection: s.url }));
     await q.setPolicy({ keepCompleted: true });
     const started = deferred();
     const finished = deferred();
     let reason: unknown;
     const events: string[] = [];
-    const w = s.trackWorker(new Worker(s.name, async (_job, signal) => {
+    const w = s.trackWorker(new Worker<{ after?: boolean }>(s.name, async (job, signal) => {
+      if (job.data.after) return 'after';
       started.resolve();
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       reason = signal.reason;
       setImmediate(() => finished.resolve());
       return 'finished anyway'; // a handler that returns after the abort: its ack must change nothing
     }, { connection: s.url, leaseMs: 600, heartbeatMs: 50 }));
-    for (const e of ['completed', 'failed', 'retried', 'dead', 'error'] as const) w.on(e, () => events.push(e));
+    for (const e of ['failed', 'retried', 'dead', 'error'] as const) w.on(e, () => events.push(e));
+    w.on('completed', (job) => events.push(`completed:${job.id}`));
     const cancelled = deferred();
     w.on('cancelled', (job) => {
       events.push(`cancelled:${job.id}`);
@@ -81,12 +83,16 @@ describe('queue.cancel', () => {
     await cancelled.promise;
     expect(reason).toBeInstanceOf(JobCancelledError);
     expect(reason).toMatchObject({ code: 'JOB_CANCELLED', jobId: id });
-    expect(events).toEqual([`cancelled:${id}`]);
+    // the next job (concurrency 1) is acked after anything the worker sends for the cancelled
+    // run: once it completed, every event of that run has been emitted
+    const after = await q.add({ after: true });
+    await waitFor(() => events.includes(`completed:${after}`), 3000, 'a job added afterwards to complete');
+    expect(events).toEqual([`cancelled:${id}`, `completed:${after}`]);
     // it left `leased` when it was cancelled: a reclaim step finds nothing to bring back
     expect(await s.admin.zscore(s.keys.leased, id)).toBeNull();
     await s.lease(0, 1000); // a lease call runs the reclaim step
     expect(await q.getJob(id)).toMatchObject({ state: 'cancelled', attemptsMade: 1 });
-    expect(await q.counts()).toMatchObject({ ready: 0, delayed: 0, leased: 0, dead: 0, completed: 0, cancelled: 1 });
+    expect(await q.counts()).toMatchObject({ ready: 0, delayed: 0, leased: 0, dead: 0, completed: 1, cancelled: 1 });
   });
 
   it('keeps at most keepCancelled cancelled jobs', async () => {

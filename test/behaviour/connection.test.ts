@@ -7,7 +7,7 @@ import { InvalidOptionError, Queue, Worker } from 'kyoo';
 import { Cluster, Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Scope, waitFor } from '../support/behaviour.js';
-import { onCluster } from '../support/redis.js';
+import { clientsNamed, onCluster } from '../support/redis.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -111,12 +111,16 @@ describe('cluster connection forms', () => {
 
   it('a duplicate blocks in BLPOP while the first connection keeps working, on this project\'s target', async () => {
     const conn = connect(s.url, { maxRetriesPerRequest: null });
-    const blocker = duplicate(conn.redis, { maxRetriesPerRequest: null });
+    const blockerName = `${s.name}:blocker`;
+    const blocker = duplicate(conn.redis, { maxRetriesPerRequest: null, connectionName: blockerName });
     try {
       expect(isCluster(conn.redis)).toBe(onCluster());
       expect(isCluster(blocker)).toBe(onCluster());
       let popped: [string, string] | null = null;
       const blocked = blocker.blpop(s.keys.wake, 5).then((r) => (popped = r));
+      // really blocked in Redis (CLIENT LIST), before the first connection is tried
+      await waitFor(async () => (await clientsNamed(s.admin, blockerName)).some((c) => c.cmd === 'blpop' && (c.flags ?? '').includes('b')),
+        2000, 'the duplicate to block in BLPOP');
       await conn.redis.set(s.keys.ids, '7'); // answered at once although the other connection blocks
       expect(await conn.redis.get(s.keys.ids)).toBe('7');
       expect(popped).toBeNull();

@@ -71,11 +71,18 @@ describe('dedup window', () => {
     const completed = deferred();
     const w = s.trackWorker(new Worker(s.name, () => 'sent', { connection: s.url }));
     w.on('completed', () => completed.resolve());
+    const openedAt = await s.redisNow();
     const first = await q.add({ n: 1 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } });
     await completed.promise;
     expect(await q.add({ n: 2 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } })).toEqual({ id: first.id, deduplicated: true });
-    // once the window is over (Redis's clock decides), the same key makes a new job
-    await waitFor(async () => !(await q.add({ n: 3 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } })).deduplicated, 3000, 'the window to end');
+    // once the window is over (Redis's clock decides), the same key makes a new job, and not before
+    let fresh = first;
+    await waitFor(async () => {
+      fresh = await q.add({ n: 3 }, { dedup: { key: 'order-9', mode: 'window', ttlMs: 400 } });
+      return !fresh.deduplicated;
+    }, 3000, 'the window to end');
+    expect(fresh.id).not.toBe(first.id);
+    expect(await s.redisNow()).toBeGreaterThanOrEqual(openedAt + 400);
   });
 });
 
@@ -90,17 +97,22 @@ describe('dedup debounce', () => {
     }, { connection: s.url }));
     const opts = { dedup: { key: 'search-index', mode: 'debounce' as const, ttlMs: 300 } };
     const first = await q.add({ v: 1 }, opts);
-    let last = Date.now();
+    let lastSent = 0;
     for (let v = 2; v <= 5; v++) {
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // adds 100 ms apart, within the 300 ms window
+      lastSent = Date.now();
       expect(await q.add({ v }, opts)).toEqual({ id: first.id, deduplicated: true });
-      last = Date.now();
     }
-    expect((await q.getJob(first.id))?.data).toEqual({ v: 5 });
+    const waiting = await q.getJob(first.id);
+    expect(waiting).toMatchObject({ state: 'delayed', data: { v: 5 } });
+    // its run-at (Redis's clock, this machine's) was pushed to ttlMs after the last add
+    const runAt = waiting!.stateSince!;
+    expect(runAt).toBeGreaterThanOrEqual(lastSent + 300 - 1);
+    expect(runAt).toBeLessThanOrEqual(Date.now() + 300);
     await done.promise;
     expect(ran).toHaveLength(1);
     expect(ran[0]!.v).toBe(5);
-    expect(ran[0]!.at - last).toBeGreaterThanOrEqual(250);
+    expect(ran[0]!.at).toBeGreaterThanOrEqual(runAt);
     // after it ran, a new add is a new job
     const next = await q.add({ v: 6 }, opts);
     expect(next.deduplicated).toBe(false);

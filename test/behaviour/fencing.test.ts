@@ -3,7 +3,7 @@
 import { KEY_LAYOUT, ResultCode, encode, type LeasedJob } from '@kyoo/core';
 import { LeaseLostError, Queue, Worker } from 'kyoo';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Scope, deferred, sleep, waitFor } from '../support/behaviour.js';
+import { Scope, deferred, waitFor } from '../support/behaviour.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -58,7 +58,7 @@ const routes: [string, (q: Queue) => Promise<StalePair>][] = [
       const id = await q.add({ hello: 'world' }, { attempts: 3, backoff: { type: 'fixed', delayMs: 0, jitter: 0 } });
       const first = await s.lease(1, 100);
       expect(first.jobs.map((j) => j.id)).toEqual([id]);
-      await sleep(150);
+      await s.waitLeaseExpired(id);
       const second = await s.lease(1, 30_000);
       // the expired lease was an attempt; with attempts left the job is leased again
       expect(second.jobs.map((j) => j.id), 'the reclaimed job is leased again, not dead-lettered').toEqual([id]);
@@ -190,9 +190,10 @@ describe('a worker that loses its lease', () => {
     let abortReason: unknown;
     let abortedAfterMs = -1;
     const a = s.trackWorker(
-      new Worker(
+      new Worker<{ n: number }>(
         s.name,
-        async (_job, signal) => {
+        async (job, signal) => {
+          if (job.data.n === 2) return 'after';
           startedA.resolve();
           const t = performance.now();
           await new Promise<void>((resolve) => {
@@ -240,13 +241,18 @@ describe('a worker that loses its lease', () => {
 
     bDone.resolve(); // A's handler now finishes: its outcome must not be applied
     await aReturned.promise;
-    // its lease was lost, so the worker sends no ack for it at all: no completion, no refused ack
-    expect(completedA).toEqual([]);
+    // a job only A can run (B is closed) is acked after any ack A sends for the lost run, in
+    // that call or a later one: once it completed, whatever A did with 'from-a' has happened
+    await b.close();
+    const after = await q.add({ n: 2 });
+    await waitFor(() => completedA.length > 0, 3000, 'worker A to complete a job added afterwards');
+    // its lease was lost, so the worker sent no ack for it at all: no completion, no refused ack
+    expect(completedA).toEqual([after]);
     expect(errorsA.filter((e) => e instanceof LeaseLostError && e.operation === 'ack')).toEqual([]);
     expect(completedB).toEqual([id]);
     const job = await q.getJob(id);
     expect(job).toMatchObject({ state: 'completed', result: 'from-b', attemptsMade: 2 });
-    expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, delayed: 0, dead: 0, completed: 1 });
+    expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, delayed: 0, dead: 0, completed: 2 });
   });
 
   it('has its ack refused when the lease was taken over before the heartbeat noticed', async () => {
@@ -323,9 +329,10 @@ describe('a worker that loses its lease', () => {
     const started = deferred();
     let reason: unknown;
     const w = s.trackWorker(
-      new Worker(
+      new Worker<{ n: number }>(
         s.name,
-        async (_job, signal) => {
+        async (job, signal) => {
+          if (job.data.n === 2) return 'after';
           started.resolve();
           await new Promise<void>((resolve) => {
             signal.addEventListener('abort', () => resolve(), { once: true });
@@ -338,17 +345,22 @@ describe('a worker that loses its lease', () => {
       ),
     );
     const errors: Error[] = [];
-    let completed = 0;
+    const completed: string[] = [];
     w.on('error', (e) => errors.push(e));
-    w.on('completed', () => completed++);
+    w.on('completed', (job) => completed.push(job.id));
     await started.promise;
     expect(await q.remove(id)).toBe(true);
     await waitFor(() => reason !== undefined, 2000, 'the handler to be aborted');
     expect(reason).toBeInstanceOf(LeaseLostError);
     expect(reason).toMatchObject({ jobId: id, operation: 'extend' });
-    await sleep(100);
+    // the next job (concurrency 1: it runs once the aborted run has returned) is acked after
+    // any ack of 'too late' would have been sent: once it completed, nothing more can come of it
+    const after = await q.add({ n: 2 });
+    await waitFor(() => completed.length > 0, 3000, 'a job added afterwards to complete');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(LeaseLostError);
     expect(errors.map((e) => (e as LeaseLostError).operation)).toEqual(['extend']);
-    expect(completed).toBe(0);
+    expect(completed).toEqual([after]);
     expect(await q.getJob(id)).toBeNull();
   });
 });

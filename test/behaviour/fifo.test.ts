@@ -15,10 +15,15 @@ afterEach(async () => {
   await s.dispose();
 });
 
-/** Starts a concurrency-1 worker that records the order of handled payloads and job ids. */
-function recorder(): { seen: number[]; ids: string[]; worker: Worker<{ n: number }> } {
+/**
+ * Starts a concurrency-1 worker that records the order of handled payloads and job ids;
+ * `drained(n)` resolves once n jobs were acked and nothing is left to run (so no second run
+ * of any job can still come).
+ */
+function recorder(q: Queue<{ n: number }>): { seen: number[]; ids: string[]; worker: Worker<{ n: number }>; drained: (n: number, timeoutMs: number) => Promise<void> } {
   const seen: number[] = [];
   const ids: string[] = [];
+  let completed = 0;
   const worker = s.trackWorker(
     new Worker<{ n: number }>(
       s.name,
@@ -29,19 +34,23 @@ function recorder(): { seen: number[]; ids: string[]; worker: Worker<{ n: number
       { connection: s.url, concurrency: 1 },
     ),
   );
-  return { seen, ids, worker };
+  worker.on('completed', () => completed++);
+  const drained = async (n: number, timeoutMs: number): Promise<void> => {
+    await waitFor(() => completed >= n, timeoutMs, `${n} jobs handled and acked`);
+    expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, delayed: 0, dead: 0 });
+  };
+  return { seen, ids, worker, drained };
 }
 
 describe('FIFO order at concurrency 1', () => {
   it('handles 200 jobs added one by one (awaited) in add order, while the worker runs', async () => {
     const q = s.track(new Queue<{ n: number }>(s.name, { connection: s.url }));
-    const { seen, ids } = recorder();
+    const { seen, ids, drained } = recorder(q);
     const added: string[] = [];
     for (const n of range(N)) added.push(await q.add({ n }));
-    await waitFor(() => seen.length >= N, 10_000, `${N} jobs handled`);
+    await drained(N, 10_000);
     expect(seen).toEqual(range(N));
     expect(ids).toEqual(added);
-    expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, delayed: 0, dead: 0 });
   });
 
   it('handles 200 jobs added in one tick (one batched call) in add order', async () => {
@@ -49,18 +58,18 @@ describe('FIFO order at concurrency 1', () => {
     const added = await Promise.all(range(N).map((n) => q.add({ n })));
     expect(new Set(added).size).toBe(N);
     expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(added);
-    const { seen, ids } = recorder();
-    await waitFor(() => seen.length >= N, 10_000, `${N} jobs handled`);
+    const { seen, ids, drained } = recorder(q);
+    await drained(N, 10_000);
     expect(seen).toEqual(range(N));
     expect(ids).toEqual(added);
   });
 
   it('handles 200 jobs from addBulk in array order', async () => {
     const q = s.track(new Queue<{ n: number }>(s.name, { connection: s.url }));
-    const { seen, ids } = recorder();
+    const { seen, ids, drained } = recorder(q);
     const added = await q.addBulk(range(N).map((n) => ({ data: { n } })));
     expect(added).toHaveLength(N);
-    await waitFor(() => seen.length >= N, 10_000, `${N} jobs handled`);
+    await drained(N, 10_000);
     expect(seen).toEqual(range(N));
     expect(ids).toEqual(added);
   });
@@ -71,8 +80,8 @@ describe('FIFO order at concurrency 1', () => {
     // custom ids sort differently as strings than by position, so any reordering shows
     const added = await q.addBulk(range(total).map((n) => ({ data: { n }, opts: { jobId: `job-${(total - n) * 7919 % 10007}` } })));
     expect(added[0]).toBe(`job-${(total * 7919) % 10007}`);
-    const { seen, ids } = recorder();
-    await waitFor(() => seen.length >= total, 20_000, `${total} jobs handled`);
+    const { seen, ids, drained } = recorder(q);
+    await drained(total, 20_000);
     expect(seen).toEqual(range(total));
     expect(ids).toEqual(added);
   });

@@ -3,7 +3,7 @@
 import { Queue, Worker } from 'kyoo';
 import { encodeRecord } from '@kyoo/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Scope, deferred, enqueueEntry, median, record, sleep, waitFor } from '../support/behaviour.js';
+import { Scope, deferred, enqueueEntry, median, record, waitFor } from '../support/behaviour.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -127,17 +127,17 @@ describe('getJob', () => {
 });
 
 describe('delayed jobs', () => {
-  /** Starts an idle worker that records when each job started (ms since epoch). */
-  function startTimes(): Map<string, number> {
+  /** Starts a worker that records when each job started (ms since epoch); resolves once it is idle, blocked in BLPOP. */
+  async function startTimes(): Promise<Map<string, number>> {
     const at = new Map<string, number>();
-    s.trackWorker(new Worker(s.name, (job) => void at.set(job.id, Date.now()), { connection: s.url }));
+    s.trackWorker(new Worker(s.name, (job) => void at.set(job.id, Date.now()), { connection: s.named('w') }));
+    await s.waitBlocked('w');
     return at;
   }
 
   it('runs a job with delayMs no sooner than the delay, and soon after it', async () => {
     const q = queue();
-    const at = startTimes();
-    await sleep(50); // idle
+    const at = await startTimes();
     const added = Date.now();
     const id = await q.add({}, { delayMs: 300 });
     expect((await q.getJob(id))?.state).toBe('delayed');
@@ -149,8 +149,7 @@ describe('delayed jobs', () => {
 
   it('runs a job with runAt no sooner than that time, and soon after it', async () => {
     const q = queue();
-    const at = startTimes();
-    await sleep(50);
+    const at = await startTimes();
     const runAt = new Date(Date.now() + 300);
     const id = await q.add({}, { runAt });
     await waitFor(() => at.has(id), 2000, 'the scheduled job to run');
@@ -160,7 +159,7 @@ describe('delayed jobs', () => {
 
   it('runs a job whose runAt is in the past at once', async () => {
     const q = queue();
-    const at = startTimes();
+    const at = await startTimes();
     const added = Date.now();
     const id = await q.add({}, { runAt: Date.now() - 60_000 });
     await waitFor(() => at.has(id), 1000, 'the job to run');
@@ -196,21 +195,24 @@ describe('custom job ids', () => {
     expect(await q.counts()).toMatchObject({ ready: 3 });
 
     const runs: string[] = [];
-    s.trackWorker(new Worker<{ v: number }>(s.name, (job) => void runs.push(`${job.id}:${job.data.v}`), { connection: s.url }));
-    await waitFor(() => runs.length === 3, 2000, 'the three jobs');
-    await sleep(100);
+    const completed: string[] = [];
+    const w = s.trackWorker(new Worker<{ v: number }>(s.name, (job) => void runs.push(`${job.id}:${job.data.v}`), { connection: s.url }));
+    w.on('completed', (job) => completed.push(job.id));
+    await waitFor(() => completed.length === 3, 2000, 'the three jobs to complete');
     expect(runs).toEqual(['order-1:1', 'order-2:1', 'order-3:1']);
+    // final: all three acked and removed, nothing left that could run a second copy
+    expect(await q.counts()).toMatchObject({ ready: 0, delayed: 0, leased: 0 });
   });
 
   it('is idempotent while the job is leased or dead as well', async () => {
     const q = queue<{ v: number }>();
     const gate = deferred();
-    const runs: number[] = [];
+    const runs: string[] = [];
     s.trackWorker(
       new Worker<{ v: number }>(
         s.name,
         async (job) => {
-          runs.push(job.data.v);
+          runs.push(`${job.id}:${job.data.v}`);
           await gate.promise;
           throw new Error('dies');
         },
@@ -223,9 +225,12 @@ describe('custom job ids', () => {
     gate.resolve();
     await waitFor(async () => (await q.getJob('x'))?.state === 'dead', 2000, 'the job to die');
     expect(await q.add({ v: 3 }, { jobId: 'x' })).toBe('x');
-    await sleep(100);
-    expect(runs).toEqual([1]);
-    expect(await q.counts()).toMatchObject({ ready: 0, dead: 1 });
+    // a job added after it runs after anything that add could have queued (one worker, FIFO)
+    await q.add({ v: 4 }, { jobId: 'after', attempts: 1 });
+    await waitFor(async () => (await q.getJob('after'))?.state === 'dead', 2000, 'the job added afterwards to run');
+    expect(runs).toEqual(['x:1', 'after:4']);
+    expect(await q.getJob('x')).toMatchObject({ state: 'dead', data: { v: 1 }, attemptsMade: 1 });
+    expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, dead: 2 });
   });
 });
 
@@ -344,8 +349,10 @@ describe('keepCompleted', () => {
     w.on('completed', (job) => done.push(job.id));
     const first = await q.add({});
     await waitFor(() => done.length === 1, 2000, 'the first job');
-    expect((await q.getJob(first))?.state).toBe('completed');
-    await sleep(300);
+    const kept = await q.getJob(first);
+    expect(kept?.state).toBe('completed');
+    // older than ageMs by Redis's clock (completion times are Redis's), then the next ack trims
+    await waitFor(async () => (await s.redisNow()) > kept!.stateSince! + 200, 2000, 'the first job to be older than ageMs');
     const second = await q.add({});
     await waitFor(() => done.length === 2, 2000, 'the second job');
     expect(await q.getJob(first)).toBeNull();
@@ -374,7 +381,7 @@ describe('records that cannot be decoded', () => {
 
     const dead = await q.dead.get('garbage-1');
     expect(dead).toMatchObject({ state: 'dead', attemptsMade: 1, data: undefined });
-    expect(dead!.decodeError).toMatch(/decode/);
+    expect(dead!.decodeError).toMatch(/^could not decode job record/);
     expect(dead!.lastError).toMatchObject({ name: 'DecodeError', attempt: 1 });
     expect(dead!.lastError!.message).toMatch(/job record/);
     expect(await q.counts()).toMatchObject({ dead: 1, ready: 0, leased: 0 });
@@ -394,6 +401,9 @@ describe('records that cannot be decoded', () => {
       jitter: 0,
       createdAt: Date.now(),
       timeoutMs: 0,
+      priority: 0,
+      dedupKey: '',
+      dedupMode: 0,
     });
     await s.admin.hset(s.keys.jobs, 'bad-payload', record);
     await s.admin.rpush(s.keys.ready, 'bad-payload');
@@ -403,7 +413,7 @@ describe('records that cannot be decoded', () => {
     const dead = await q.dead.get('bad-payload');
     // straight to the DLQ: retrying cannot make the bytes decodable
     expect(dead).toMatchObject({ state: 'dead', attemptsMade: 1, lastError: { name: 'DecodeError' } });
-    expect(dead!.lastError!.message).toMatch(/payload/);
+    expect(dead!.lastError!.message).toMatch(/^could not decode job payload/);
   });
 });
 
@@ -411,9 +421,9 @@ describe('pickup latency', () => {
   it('starts the handler of an idle worker within 50 ms of add() (no polling)', async () => {
     const q = queue<{ t: number }>();
     const latencies: number[] = [];
-    s.trackWorker(new Worker<{ t: number }>(s.name, (job) => void latencies.push(performance.now() - job.data.t), { connection: s.url }));
+    s.trackWorker(new Worker<{ t: number }>(s.name, (job) => void latencies.push(performance.now() - job.data.t), { connection: s.named('w') }));
     for (let i = 0; i < 7; i++) {
-      await sleep(100); // idle, blocked on the wake list
+      await s.waitBlocked('w'); // idle, blocked on the wake list
       await q.add({ t: performance.now() });
       await waitFor(() => latencies.length === i + 1, 2000, `job ${i + 1}`);
     }

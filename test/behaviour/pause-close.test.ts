@@ -2,12 +2,13 @@
 // grace period, the rest are aborted and released at once to another worker, and close()
 // always resolves.
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'kyoo';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Scope, deferred, sleep, waitFor } from '../support/behaviour.js';
-import { cleanupPrefix, onCluster, startRedis, uniqueQueueName } from '../support/redis.js';
+import { cleanupPrefix, clientsNamed, namedConnection, onCluster, startRedis, uniqueQueueName } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,7 +24,7 @@ describe('pause and resume', () => {
   it('stops leasing while paused (adds stay ready) and restarts on resume', async () => {
     const q = s.track(new Queue<{ n: number }>(s.name, { connection: s.url }));
     const seen: number[] = [];
-    s.trackWorker(new Worker<{ n: number }>(s.name, (job) => void seen.push(job.data.n), { connection: s.url }));
+    s.trackWorker(new Worker<{ n: number }>(s.name, (job) => void seen.push(job.data.n), { connection: s.named('w') }));
     await q.add({ n: 0 });
     await waitFor(() => seen.length === 1, 2000, 'the first job');
 
@@ -31,7 +32,9 @@ describe('pause and resume', () => {
     expect(await q.isPaused()).toBe(true);
     expect((await q.counts()).paused).toBe(true);
     for (let n = 1; n <= 5; n++) await q.add({ n });
-    await sleep(300);
+    // each add left a wake token: blocked again, the worker has looked at the queue since the
+    // last add and leased nothing
+    await s.waitBlocked('w');
     expect(seen).toEqual([0]);
     expect(await q.counts()).toMatchObject({ ready: 5, leased: 0, paused: true });
 
@@ -56,7 +59,7 @@ describe('pause and resume', () => {
           started.push(job.id);
           if (started.length === 1) await gate.promise;
         },
-        { connection: s.url },
+        { connection: s.named('w') },
       ),
     );
     w.on('completed', (job) => completed.push(job.id));
@@ -66,7 +69,9 @@ describe('pause and resume', () => {
     const second = await q.add({});
     gate.resolve();
     await waitFor(() => completed.length === 1, 2000, 'the running job to complete while paused');
-    await sleep(200);
+    // the ack came back with no lease (paused): with its slot free the worker blocks, and
+    // blocked it has leased nothing
+    await s.waitBlocked('w');
     expect(started).toEqual([first]);
     expect(await q.getJob(second)).toMatchObject({ state: 'ready', attemptsMade: 0 });
     await q.resume();
@@ -162,14 +167,14 @@ describe('worker.close()', () => {
     const startedB: { id: string; attempt: number; at: number }[] = [];
     const b = s.trackWorker(
       new Worker(s.name, (job) => void startedB.push({ id: job.id, attempt: job.attempt, at: performance.now() }), {
-        connection: s.url,
+        connection: s.named('b'),
         concurrency: 2,
         leaseMs: LEASE_MS,
       }),
     );
     const completedB: string[] = [];
     b.on('completed', (job) => completedB.push(job.id));
-    await sleep(100);
+    await s.waitBlocked('b');
     expect(startedB).toEqual([]);
 
     const t0 = performance.now();
@@ -189,8 +194,9 @@ describe('worker.close()', () => {
       expect(x.attempt).toBe(1); // the released run was given back
       expect(x.at - closedAt).toBeLessThan(1000); // far sooner than the 10 s lease
     }
-    await sleep(50);
-    expect(eventsA).toEqual([]); // A reports nothing for runs it gave away
+    // A reports nothing for runs it gave away (B's runs took several round trips after A's
+    // close() resolved: anything A still had pending would have been emitted by now)
+    expect(eventsA).toEqual([]);
     expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, dead: 0 });
   });
 
@@ -218,8 +224,8 @@ describe('worker.close()', () => {
   });
 
   it('always resolves: idle, never started, twice, with grace 0', async () => {
-    const idle = new Worker(s.name, () => undefined, { connection: s.url });
-    await sleep(50);
+    const idle = new Worker(s.name, () => undefined, { connection: s.named('idle') });
+    await s.waitBlocked('idle');
     const t0 = performance.now();
     await idle.close();
     expect(performance.now() - t0).toBeLessThan(1000);
@@ -232,12 +238,23 @@ describe('worker.close()', () => {
 
     const quick = new Worker(s.name, () => undefined, { connection: s.url });
     await Promise.all([quick.close(0), quick.close(0)]);
+    expect(quick.isRunning()).toBe(false);
   });
 
   it('resolves even when Redis cannot be reached', async () => {
-    const w = new Worker(s.name, () => undefined, { connection: 'redis://127.0.0.1:1' });
+    // a port that accepts and hangs up at once: every connection attempt fails, and is retried
+    let attempts = 0;
+    const refuser = createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => refuser.listen(0, '127.0.0.1', resolve));
+    s.defer(() => new Promise((resolve) => refuser.close(resolve)));
+    const { port } = refuser.address() as AddressInfo;
+    const w = new Worker(s.name, () => undefined, { connection: `redis://127.0.0.1:${port}` });
     w.on('error', () => undefined);
-    await sleep(100);
+    // both of its connections tried, and at least one is retrying: the worker is stuck connecting
+    await waitFor(() => attempts >= 3, 5000, 'the worker to try to connect, and to try again');
     const t0 = performance.now();
     await w.close();
     expect(performance.now() - t0).toBeLessThan(10_000);
@@ -306,17 +323,23 @@ describe('worker.close()', () => {
         await sleep(100);
         finished.push(performance.now());
       }, {
-        connection: server.url,
+        connection: namedConnection(`${name}:w`, server.url),
         autostart: false,
         leaseMs: 5000,
       });
       // hold every script call for 300 ms: the worker's first lease call is in flight when close() starts
       await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
       w.run();
-      await sleep(50);
+      await waitFor(async () => (await clientsNamed(admin, `${name}:w`)).some((c) => c.cmd === 'eval' && (c.flags ?? '').includes('b')),
+        2000, "the worker's first lease call to wait in the pause");
       await w.close(1000);
       const closedAt = performance.now();
-      await sleep(400);
+      // a write waits out the pause as the worker's lease call did, and was sent after it: once
+      // it returns, Redis has run that call and sent its reply; one more round trip and a turn of
+      // the event loop let this process read and handle whatever came back
+      await admin.set(`kyoo:{${name}}:probe`, '1');
+      await admin.ping();
+      await new Promise((resolve) => setImmediate(resolve));
       // either the job was run and completed within close() (the grace is 1 s), or handed back untouched
       expect(started.filter((t) => t > closedAt), 'handlers started after close() resolved').toEqual([]);
       expect(finished.filter((t) => t > closedAt), 'handlers still running after close() resolved').toEqual([]);

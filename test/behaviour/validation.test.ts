@@ -143,8 +143,8 @@ describe('Worker options', () => {
   });
 
   it('refuses a handler that is not a function', async () => {
-    const err = await thrown(() => new Worker(s.name, 'handler' as never, { connection: s.url }));
-    expect((err as Error).message).toMatch(/handler/);
+    const err = await expectInvalid(() => new Worker(s.name, 'handler' as never, { connection: s.url }), 'handler');
+    expect(err.message).toMatch(/expected a function/);
   });
 });
 

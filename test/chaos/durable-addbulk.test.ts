@@ -1,12 +1,10 @@
-// BUG REPRO (fails until fixed): addBulk() with `durability` and a replica that cannot confirm.
+// Regression test: addBulk() with `durability` and a replica that cannot confirm.
 //
 // The contract (queue.ts QueueOptions.durability, durability.ts DurabilityError): a write that is
 // not confirmed in time rejects with DurabilityError and "the job was added". addBulk() of more
-// than 1,000 jobs sends calls of 1,000 and confirms after each (add-batcher.ts send(), lines
-// 47-53, with confirm() at line 89): the first confirm throws, the loop stops, and the remaining
-// jobs are never written, while the error says "added, but ..." and lists only the first call's
-// 1,000 ids. A caller that follows the docs (job added, only unconfirmed: do not add again)
-// silently loses the rest.
+// than 1,000 jobs sends calls of 1,000; it used to confirm after each, so the first confirm threw,
+// the remaining jobs were never written, and the error listed only the first call's 1,000 ids.
+// Now every call is written first and one confirmation covers them all (add-batcher.ts send()).
 import { Redis } from 'ioredis';
 import { DurabilityError, Queue } from 'kyoo';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -47,6 +45,7 @@ test('addBulk of 2,500 with an unconfirming replica: DurabilityError covers ever
   );
   expect(err).toBeInstanceOf(DurabilityError);
   // what "added, but not confirmed" promises: all 2,500 are in the queue and named by the error
-  expect((await queue.counts()).ready).toBe(2500); // actual: 1000
-  expect((err as DurabilityError).jobIds).toHaveLength(2500); // actual: 1000
+  expect((await queue.counts()).ready).toBe(2500);
+  expect((err as DurabilityError).jobIds).toHaveLength(2500);
+  expect(new Set((err as DurabilityError).jobIds).size).toBe(2500);
 });

@@ -49,7 +49,9 @@ async function refusal(p: Promise<unknown>): Promise<string> {
     await p;
     return 'ok';
   } catch (err) {
-    return (err as Error).message;
+    // the class (ioredis's ReplyError for a Redis error reply) and the message, whose first
+    // word is Redis's error code (NOPERM, NOAUTH, ...)
+    return `${(err as Error).name}: ${(err as Error).message}`;
   }
 }
 
@@ -124,18 +126,18 @@ describe('as an ACL user with only the commands kyoo needs on kyoo:* keys', () =
     const anon = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
     anon.on('error', () => undefined);
     try {
-      expect(await refusal(raw.set('kyoo:{x}:y', '1'))).toMatch(/NOPERM.*'set'/); // a command outside the list
-      expect(await refusal(raw.call('flushall'))).toMatch(/NOPERM/);
-      expect(await refusal(raw.call('keys', '*'))).toMatch(/NOPERM/);
-      expect(await refusal(raw.call('config', 'get', 'maxmemory'))).toMatch(/NOPERM/);
-      expect(await refusal(raw.call('script', 'flush'))).toMatch(/NOPERM/);
-      expect(await refusal(raw.hget('other:{x}:jobs', '1'))).toMatch(/NOPERM.*key/); // a key outside the pattern
-      expect(await refusal(raw.llen('kyoo'))).toMatch(/NOPERM.*key/); // 'kyoo' alone does not match kyoo:*
+      expect(await refusal(raw.set('kyoo:{x}:y', '1'))).toMatch(/^ReplyError: NOPERM .*'set'/); // a command outside the list
+      expect(await refusal(raw.call('flushall'))).toMatch(/^ReplyError: NOPERM /);
+      expect(await refusal(raw.call('keys', '*'))).toMatch(/^ReplyError: NOPERM /);
+      expect(await refusal(raw.call('config', 'get', 'maxmemory'))).toMatch(/^ReplyError: NOPERM /);
+      expect(await refusal(raw.call('script', 'flush'))).toMatch(/^ReplyError: NOPERM /);
+      expect(await refusal(raw.hget('other:{x}:jobs', '1'))).toMatch(/^ReplyError: NOPERM .*key/); // a key outside the pattern
+      expect(await refusal(raw.llen('kyoo'))).toMatch(/^ReplyError: NOPERM .*key/); // 'kyoo' alone does not match kyoo:*
       // a script of kyoo's own commands still cannot reach other keys
-      expect(await refusal(raw.eval("return redis.call('hset', KEYS[1], 'a', 'b')", 1, 'other:{x}:jobs'))).toMatch(/NOPERM|No permissions/i);
+      expect(await refusal(raw.eval("return redis.call('hset', KEYS[1], 'a', 'b')", 1, 'other:{x}:jobs'))).toMatch(/^ReplyError: .*(NOPERM|No permissions)/i);
       // a queue under another prefix is refused as a whole, before any job runs
       const other = new Queue(uniqueQueueName('acl-other'), { connection: kyoo, prefix: 'other' });
-      expect(await refusal(other.add({ a: 1 }))).toMatch(/NOPERM/);
+      expect(await refusal(other.add({ a: 1 }))).toMatch(/^ReplyError: NOPERM /);
       await other.close();
       // the default user is off: no anonymous access
       expect(await refusal(anon.connect().then(() => anon.get('kyoo:x')))).toMatch(/NOAUTH|NOPERM|not available|closed/i);

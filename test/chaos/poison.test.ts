@@ -50,7 +50,10 @@ async function deadJob(queue: Queue, id: string): Promise<JobInfo> {
   const job = await queue.dead.get(id);
   expect(job, `job ${id} should be in the dead-letter queue`).not.toBeNull();
   expect(job!.state).toBe('dead');
-  expect(job!.lastError, `job ${id} should carry its reason`).toBeDefined();
+  // its reason: the last entry of its history, from its last attempt
+  expect(job!.errors.length, `job ${id} should carry its reason`).toBeGreaterThan(0);
+  expect(job!.lastError).toEqual(job!.errors[job!.errors.length - 1]);
+  expect(job!.lastError!.attempt).toBe(job!.attemptsMade);
   return job!;
 }
 

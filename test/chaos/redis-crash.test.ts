@@ -126,7 +126,7 @@ test('Redis SIGKILLed mid-run (AOF, fsync always) and restarted: every resolved 
       return Date.now() - idleSince > 3 * LEASE_MS; // nothing left to run, yet jobs missing: fail below
     }, 60_000, 100);
     const drainedAt = Date.now();
-    await sleep(200); // the last reports over IPC
+    // close() flushes each process's reports before it says 'closed': every event is in after it
     await Promise.all(procs.map((w) => w.close(10_000)));
 
     const events = procs.flatMap((w) => w.events);

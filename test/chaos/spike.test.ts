@@ -31,7 +31,14 @@ test('spike: 5,000 jobs, 2 producers, 4 workers: nothing lost, nothing done twic
   for (const v of [r.addLatencyMs.p50, r.addLatencyMs.p99, r.drainMs, r.idealDrainMs, r.achievedRate]) {
     expect(Number.isFinite(v) && v > 0).toBe(true);
   }
+  // 4 workers x 1 ms per job: 5,000 jobs cannot drain in less than 1.25 s, nor faster than 4,000 jobs/s
+  expect(r.idealDrainMs).toBe(1250);
+  expect(r.drainMs).toBeGreaterThanOrEqual(r.idealDrainMs);
+  expect(r.achievedRate).toBeLessThanOrEqual(4000);
+  // a spike: the adds outran the workers, so jobs waited (how many depends on the machine);
+  // the backlog is sampled every 100 ms, so there is a sample at least, and never more waiting than added
   expect(r.peakBacklog).toBeGreaterThan(0);
+  expect(r.peakBacklog).toBeLessThanOrEqual(5000);
   expect(r.samples).toBeGreaterThan(0);
   const out = lines.join('\n');
   for (const label of ['add() latency', 'p50', 'p99', 'peak backlog', 'drain', 'ideal drain', 'throughput', 'lost 0, duplicates 0']) {

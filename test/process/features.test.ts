@@ -42,6 +42,9 @@ it('three worker processes start jobs in priority order', async () => {
   await Promise.all(workers.map((w) => w.ready));
   await q.resume();
   await waitFor(async () => (await q.counts()).ready + (await q.counts()).leased === 0, 30_000, 'every job to run');
+  // close() flushes each process's reports before it says 'closed': every start is in after it
+  await Promise.all(workers.map((w) => w.close()));
+  for (const w of workers) expect((await w.exited).code).toBe(0);
   const starts = workers.flatMap((w) => w.events.filter((e) => e.t === 'start')).map((e) => ({ id: e.id!, at: e.at!, pid: e.pid }));
   expect(new Set(starts.map((e) => e.id)).size).toBe(240);
   expect(new Set(starts.map((e) => e.pid)).size).toBe(3);

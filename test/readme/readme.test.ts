@@ -74,6 +74,7 @@ test('options example: priorities, deduplication, cancellation and backpressure'
 });
 
 test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
+  // @ts-expect-error: a plain .mjs script without types
   const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };
   expect(renderReadme(readme)).toBe(readme);
   expect(readme).toContain('`kyoo:{images}:ready`');

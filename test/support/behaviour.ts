@@ -3,7 +3,7 @@
 import { Scripts, encodeData, encodeRecord, queueKeys, type JobRecord, type LeaseReply, type QueueKeys, type QueuePolicy, type ScriptArgs, type ScriptName, type ScriptReply } from '@kyoo/core';
 import { Queue } from 'kyoo';
 import type { Cluster, Redis } from 'ioredis';
-import { adminConnection, cleanupPrefix, redisUrl, scanKeys, uniqueQueueName } from './redis.js';
+import { adminConnection, cleanupPrefix, clientsNamed, namedConnection, redisUrl, scanKeys, uniqueQueueName } from './redis.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -118,6 +118,42 @@ export class Scope {
     } finally {
       await q.close();
     }
+  }
+
+  /**
+   * A `connection` option for this scope's target whose connections carry a client name
+   * made of the queue's name and `label`: give it to a Worker, then {@link Scope.waitBlocked}
+   * tells when that worker is idle, blocked in BLPOP on the wake list.
+   */
+  named(label: string): ReturnType<typeof namedConnection> {
+    return namedConnection(`${this.name}:${label}`, this.url);
+  }
+
+  /**
+   * Waits until a connection opened with {@link Scope.named}(label) is blocked in BLPOP
+   * (CLIENT LIST: cmd=blpop, flag b). A worker blocks only when its last lease call came back
+   * short and it has a free slot; an add (or a resume, release, replay) leaves one wake token,
+   * which a blocked worker takes at once and an unblocked one finds on its next BLPOP. So when
+   * the only worker of a queue is seen blocked after an add has returned, it has looked at the
+   * queue since that add, found nothing it may lease, and does nothing more until woken.
+   */
+  async waitBlocked(label: string, timeoutMs = 5000): Promise<void> {
+    const name = `${this.name}:${label}`;
+    await waitFor(async () => (await clientsNamed(this.admin, name)).some((c) => c.cmd === 'blpop' && (c.flags ?? '').includes('b')),
+      timeoutMs, `worker ${label} to block in BLPOP`);
+  }
+
+  /** Redis's clock (TIME) in ms since epoch: the clock leases and due times are kept in. */
+  async redisNow(): Promise<number> {
+    const [sec, usec] = (await this.admin.time()) as unknown as [string | number, string | number];
+    return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+  }
+
+  /** Waits until the lease on `id` has run out by Redis's clock (its `leased` score is past). */
+  async waitLeaseExpired(id: string, timeoutMs = 5000): Promise<void> {
+    const score = await this.admin.zscore(this.keys.leased, id);
+    if (score === null) throw new Error(`job ${id} is not leased`);
+    await waitFor(async () => (await this.redisNow()) > Number(score), timeoutMs, `the lease of job ${id} to run out`);
   }
 
   /** Every key of the queue that exists in Redis (SCAN on every master, never KEYS). */

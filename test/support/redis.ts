@@ -64,6 +64,48 @@ export async function scanKeys(redis: Redis | Cluster, pattern: string): Promise
   return found.sort();
 }
 
+/**
+ * A kyoo `connection` option for `url` (default: this project's target) whose every
+ * connection, the duplicated blocking one included, carries the client name `name`
+ * (CLIENT SETNAME), so that CLIENT LIST tells what those connections are doing (see
+ * {@link clientsNamed}). A `redis://` URL gets it in the query (ioredis reads options from
+ * there); a cluster URL becomes startup nodes with the name in each node's options.
+ */
+export function namedConnection(name: string, url = redisUrl()): string | { cluster: { host: string; port: number }[]; options: { redisOptions: { connectionName: string } } } {
+  if (!/^[A-Za-z0-9:._-]+$/.test(name)) throw new Error(`not a usable client name: ${JSON.stringify(name)}`);
+  if (!onCluster(url)) {
+    const u = new URL(url);
+    u.searchParams.set('connectionName', name);
+    return u.toString();
+  }
+  if (/@/.test(url) || url.startsWith('rediss')) throw new Error('namedConnection: a cluster URL with credentials or TLS is not supported');
+  const cluster = url.replace(/^rediss?-cluster:\/\//, '').split(',').map((hp) => {
+    const [host, port] = hp.split(':');
+    return { host: host!, port: Number(port) };
+  });
+  return { cluster, options: { redisOptions: { connectionName: name } } };
+}
+
+/** One line of CLIENT LIST, as fields (`flags`, `cmd`, `name`, ...). */
+export type ClientInfo = Record<string, string>;
+
+/** Every connection named `name` (CLIENT LIST on the server, or on every master of a cluster). */
+export async function clientsNamed(redis: Redis | Cluster, name: string): Promise<ClientInfo[]> {
+  const out: ClientInfo[] = [];
+  for (const node of await masters(redis)) {
+    const list = String(await node.client('LIST'));
+    for (const line of list.split('\n')) {
+      if (line.trim() === '') continue;
+      const info = Object.fromEntries(line.trim().split(' ').map((kv) => {
+        const i = kv.indexOf('=');
+        return [kv.slice(0, i), kv.slice(i + 1)];
+      }));
+      if (info.name === name) out.push(info);
+    }
+  }
+  return out;
+}
+
 /** `label` plus a random suffix, using only [a-z0-9-], e.g. `retry-3f9a1c0b`. */
 export function uniqueQueueName(label: string): string {
   const base = label.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
