@@ -2,6 +2,7 @@
 // processes keep working, and afterwards every job whose add() resolved has been completed.
 // At-least-once: a job may run twice around the restart, but none may be lost, and nobody
 // has to restart the workers.
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type JobInfo } from 'kyoo';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -254,6 +255,19 @@ describe('the script cache is emptied mid-run (as after a restart or failover)',
   }, 120_000);
 });
 
+/**
+ * Bytes that clients sent to the server listening on `port` and that it has not read yet (it
+ * is stopped), over all its connections: the rx_queue of its established sockets in Linux's
+ * /proc/net/tcp (the servers here listen on 127.0.0.1).
+ */
+function unreadBytes(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[1] === local && f[3] === '01') // 01: ESTABLISHED
+    .reduce((n, f) => n + parseInt(f[4]!.split(':')[1]!, 16), 0);
+}
+
 describe('Redis hangs (SIGSTOP) while a worker process shuts down', () => {
   test('close() resolves and the worker goes quiet: the process exits by itself, in bounded time', async () => {
     const server = await startRedis();
@@ -269,7 +283,8 @@ describe('Redis hangs (SIGSTOP) while a worker process shuts down', () => {
       await server.pause(); // Redis stops answering; connections stay open
       // the handlers return: their ack (with the next lease) goes out and is never answered
       await waitFor('the handlers to finish', () => w.events.filter((e) => e.t === 'finish').length >= 2, 10_000, 5);
-      await sleep(100);
+      // and that call is really out: bytes wait, unread, in the stopped server's sockets
+      await waitFor('a call of the worker to wait unanswered', () => unreadBytes(server.port) > 0, 10_000, 5);
       const t0 = Date.now();
       w.child.send({ t: 'close' }); // worker.close(), 4 s timer, then process.exit(0)
       const exit = await Promise.race([w.exited, sleep(20_000).then(() => null)]);
