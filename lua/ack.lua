@@ -22,7 +22,8 @@
 -- ARGV[2] lease_ms  int
 -- ARGV[3] rnd       float   in [0, 1), jitter for reclaimed jobs
 -- ARGV[4] nonce     string  random per call, part of every new token
--- ARGV[5..] acks    {id: string, token: string, result: bytes, dedup: string}  result '' for none; dedup: the job's until-complete dedup key, '' for none
+-- ARGV[5] dedups   string  until-complete dedup keys the acked jobs free: "id\0key\0" per job that has one ('' for none, the usual case)
+-- ARGV[6..] acks    {id: string, token: string, result: bytes}  result '' for none
 --
 -- Reply: ack
 -- Returns {{code1, ..., codem}, lease_reply}: per ack OK, LEASE_LOST (the
@@ -48,16 +49,20 @@ local now = math.floor(precise)
 local m = A.acks_n
 local codes, ids = {}, {}
 for i = 1, m do ids[i] = acks(i) end
+local dedup_of = {}
+if A.dedups ~= '' then
+  for id, key in string.gmatch(A.dedups, '([^%z]+)%z([^%z]+)%z') do dedup_of[id] = key end
+end
 
 if m > 0 then
   local tokens = redis.call('HMGET', K.runs, unpack(ids))
   local acked, done, results, kept_runs = {}, {}, {}, {}
   for i = 1, m do
-    local id, token, result, dkey = acks(i)
+    local id, token, result = acks(i)
     if tokens[i] == token then
       codes[i] = CODE.OK
       acked[#acked + 1] = id
-      dedup_release(d, dkey, id)
+      if dedup_of[id] then dedup_release(d, dedup_of[id], id) end
       if keep_count > 0 then
         done[#done + 1] = score(precise + #done * 0.0005); done[#done + 1] = id
         -- "<token>:done" keeps the attempts readable and marks which lease completed it

@@ -14,11 +14,13 @@
 --
 -- ARGV[1] all_or_nothing  bool  1 = if max_waiting refuses one job, refuse all (addBulk)
 -- ARGV[2] reserve         int   jobs of the same addBulk still to come in later calls (they need room too)
--- ARGV[3..] jobs  {id: string, gen: bool, delay: int, priority: int, dedup: string, dedup_mode: int, dedup_ms: int, record: bytes}
+-- ARGV[3..] jobs  {id: string, gen: bool, delay: int, opts: string, record: bytes}
 --   id: the job id; gen: an id the client took from a block it reserved on `ids`
 --   (see IdBlocks), not the caller's own; delay: ms from now until it may run;
---   dedup: '' or a key; dedup_mode: 1 until the job completes, 2 a window from
---   the first add, 3 debounce; dedup_ms: the window (0 = none, mode 1 only)
+--   opts: '' for a job without priority or dedup (most jobs: one short argument),
+--   else "<priority>:<dedup_mode>:<dedup_ms>:<dedup key>" (mode 0 none, 1 until
+--   the job completes, 2 a window from the first add, 3 debounce; dedup_ms the
+--   window, 0 = none for mode 1)
 --
 -- Reply: enqueue
 -- Returns a flat array {id1, code1, id2, code2, ...} in input order:
@@ -50,7 +52,12 @@ local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
 -- first pass: what each job becomes, without writing
 local plan, seen, held, fresh = {}, {}, {}, 0
 for i = 1, n do
-  local id, gen, delay, priority, dkey, dmode, dms, rec = jobs(i)
+  local id, gen, delay, opts, rec = jobs(i)
+  local priority, dmode, dms, dkey = 0, 0, 0, ''
+  if opts ~= '' then
+    local p, m, w, k = string.match(opts, '^(-?%d+):(%d):(%d+):(.*)$')
+    priority, dmode, dms, dkey = tonumber(p), tonumber(m), tonumber(w), k
+  end
   -- debounce: a job runs dedup_ms after the last add
   if dkey ~= '' and dmode == 3 then delay = math.max(delay, dms) end
   local p = { id = id, code = CODE.OK, add = true, delay = delay, priority = priority, dkey = dkey, dmode = dmode, dms = dms, rec = rec }

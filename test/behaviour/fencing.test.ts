@@ -16,7 +16,7 @@ afterEach(async () => {
 const errBlob = (message: string, attempt: number): Buffer => encode({ name: 'Error', message, stack: '', attempt });
 /** An ack call of the given leases that leases nothing back. */
 const ackOf = (...leases: { id: string; token: string }[]) => ({
-  n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', acks: leases.map(({ id, token }) => ({ id, token, result: '', dedup: '' })),
+  n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', dedups: '', acks: leases.map(({ id, token }) => ({ id, token, result: '' })),
 });
 const failOf = (id: string, token: string, dead: boolean, delayMs: number, message: string, attempt: number) =>
   ({ id, token, dead, delayMs, error: errBlob(message, attempt), dedup: '' });

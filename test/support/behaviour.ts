@@ -52,9 +52,21 @@ export function record(data: unknown, over: Partial<JobRecord> = {}): Buffer {
   });
 }
 
-/** One entry of the enqueue script's `jobs` (a caller's own id, due now, no priority or dedup). */
-export function enqueueEntry(id: string, rec: Buffer, over: Partial<ScriptArgs<'enqueue'>['jobs'][number]> = {}): ScriptArgs<'enqueue'>['jobs'][number] {
-  return { id, gen: false, delay: 0, priority: 0, dedup: '', dedupMode: 0, dedupMs: 0, record: rec, ...over };
+/** What an enqueue entry may override (its priority and dedup are folded into `opts` as the client does). */
+export interface EntryOverrides {
+  gen?: boolean;
+  delay?: number;
+  priority?: number;
+  dedup?: string;
+  dedupMode?: number;
+  dedupMs?: number;
+}
+
+/** One entry of the enqueue script's `jobs` (by default: a caller's own id, due now, no priority or dedup). */
+export function enqueueEntry(id: string, rec: Buffer, over: EntryOverrides = {}): ScriptArgs<'enqueue'>['jobs'][number] {
+  const { gen = false, delay = 0, priority = 0, dedup = '', dedupMode = 0, dedupMs = 0 } = over;
+  const opts = priority === 0 && dedupMode === 0 ? '' : `${priority}:${dedupMode}:${dedupMs}:${dedup}`;
+  return { id, gen, delay, opts, record: rec };
 }
 
 interface Closable {

@@ -111,10 +111,7 @@ export class AddBatcher {
         id: j.id === '' ? fresh[k++]! : j.id,
         gen: j.id === '',
         delay: j.delayMs,
-        priority: j.priority,
-        dedup: j.dedupKey,
-        dedupMode: j.dedupMode,
-        dedupMs: j.dedupMs,
+        opts: j.priority === 0 && j.dedupMode === 0 ? '' : `${j.priority}:${j.dedupMode}:${j.dedupMs}:${j.dedupKey}`,
         record: j.record,
       })),
     });

@@ -146,8 +146,8 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
   if (o.dedup !== undefined) {
     const d = checkObject<DedupOptions>('dedup', o.dedup);
     checkKnownKeys('dedup', d, ['key', 'mode', 'ttlMs']);
-    if (typeof d.key !== 'string' || d.key.length === 0 || d.key.length > 512) {
-      throw new InvalidOptionError('dedup.key', 'expected a string of 1-512 characters');
+    if (typeof d.key !== 'string' || d.key.length === 0 || d.key.length > 512 || /[\x00-\x1f]/.test(d.key)) {
+      throw new InvalidOptionError('dedup.key', 'expected a string of 1-512 characters without control characters');
     }
     const mode = d.mode ?? 'until-complete';
     if (!Object.prototype.hasOwnProperty.call(DEDUP_MODES, mode)) {

@@ -176,7 +176,9 @@ export class LeaseLoop {
     // the nonce keeps tokens unique if a failover rolls the fence counter back (docs/design/011)
     const common = { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: nonce() };
     if (acks.length === 0) return this.d.lease(common);
-    const reply = await this.d.ack({ ...common, acks });
+    let dedups = '';
+    for (const a of acks) if (a.dedup !== '') dedups += `${a.id}\0${a.dedup}\0`;
+    const reply = await this.d.ack({ ...common, dedups, acks });
     for (let i = 0; i < acks.length; i++) this.d.acked(acks[i]!, reply.codes[i]!);
     return reply.lease;
   }
