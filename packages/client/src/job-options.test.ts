@@ -144,8 +144,9 @@ describe('prepareJob', () => {
       expect(invalid(() => prepare({ dedup: { key: 'k', mode: 'window' } }), 'dedup.ttlMs')).toBe(`invalid dedup.ttlMs: expected an integer from 1 to ${MAX_DURATION_MS}, got undefined`);
       invalid(() => prepare({ dedup: { key: 'k', mode: 'debounce', ttlMs: 0 } }), 'dedup.ttlMs');
       expect(prepare({ dedup: { key: 'k'.repeat(512) } }).dedupKey).toHaveLength(512);
-      expect(invalid(() => prepare({ dedup: { key: 'k'.repeat(513) } }), 'dedup.key')).toBe('invalid dedup.key: expected a string of 1-512 characters');
+      expect(invalid(() => prepare({ dedup: { key: 'k'.repeat(513) } }), 'dedup.key')).toBe('invalid dedup.key: expected a string of 1-512 characters without control characters');
       invalid(() => prepare({ dedup: { key: '' } }), 'dedup.key');
+      invalid(() => prepare({ dedup: { key: 'a\u0000b' } }), 'dedup.key'); // keys travel \0-separated to the ack script
       invalid(() => prepare({ dedup: {} }), 'dedup.key');
       expect(invalid(() => prepare({ dedup: { key: 'k', mode: 'forever' } }), 'dedup.mode')).toBe(`invalid dedup.mode: expected 'until-complete', 'window' or 'debounce', got "forever"`);
       invalid(() => prepare({ dedup: { key: 'k', mode: 'toString' } }), 'dedup.mode'); // not a key of the object's prototype either
