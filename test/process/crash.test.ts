@@ -138,7 +138,7 @@ describe('a worker process killed with SIGKILL mid-job', () => {
 
   /**
    * Adds one job, lets a worker process (concurrency 1, 5 s handler) start it, SIGKILLs the
-   * process 100 ms into the run, then starts an in-process worker on the same queue that
+   * process while the job runs, then starts an in-process worker on the same queue that
    * reclaims the expired lease. Returns what that worker saw.
    */
   async function killMidJob(name: string, queue: Queue<{ seq: number }>, attempts: number) {
@@ -148,8 +148,8 @@ describe('a worker process killed with SIGKILL mid-job', () => {
       await victim.ready;
       const id = await queue.add({ seq: 1 }, { attempts, backoff: { type: 'fixed', delayMs: 100, jitter: 0 } });
       await waitFor('the victim to start the job', () => victim.events.some((e) => e.t === 'start' && e.id === id), 10_000, 5);
+      // the job is leased and its 5 s handler is running: killed mid-job
       expect((await queue.getJob(id))!.state).toBe('leased');
-      await new Promise((r) => setTimeout(r, 100));
       const killedAt = Date.now();
       await victim.kill('SIGKILL');
       expect(victim.events.filter((e) => e.t !== 'start')).toEqual([]);

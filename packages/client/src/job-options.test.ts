@@ -1,26 +1,16 @@
 // Unit tests of job option validation and encoding: a queue's defaultJobOptions
 // (resolveDefaults) and each add's options (prepareJob). test/behaviour/validation.test.ts
 // shows that a refused add writes nothing to Redis.
-import { InvalidOptionError, JOB_DEFAULTS, MAX_DURATION_MS, PayloadTooLargeError, decodeData, decodeRecord, encodeData } from '@kyoo/core';
+import { JOB_DEFAULTS, MAX_DURATION_MS, PayloadTooLargeError, decodeData, decodeRecord, encodeData } from '@kyoo/core';
 import { describe, expect, it } from 'vitest';
 import { MAX_PRIORITY, prepareJob, resolveDefaults, type ResolvedDefaults } from './job-options.js';
+import { invalidOption } from '../../../test/support/invalid-option.js';
 
 const DEFAULTS = resolveDefaults(undefined);
 const LIMIT = JOB_DEFAULTS.maxPayloadBytes;
 const prepare = (opts: unknown, defaults: ResolvedDefaults = DEFAULTS, data: unknown = { ok: true }) => prepareJob(data, opts, defaults, LIMIT);
 
-function invalid(fn: () => unknown, option: string): string {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(InvalidOptionError);
-  expect(err).toMatchObject({ code: 'INVALID_OPTION', option });
-  expect((err as Error).message.startsWith(`invalid ${option}: `)).toBe(true);
-  return (err as Error).message;
-}
+const invalid = (fn: () => unknown, option: string): string => invalidOption(fn, option).message;
 
 describe('resolveDefaults', () => {
   it('is the library defaults when a queue sets none: 3 attempts, exponential 1 s backoff with 0.2 jitter, no timeout', () => {

@@ -219,21 +219,19 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
     throw new DecodeError('could not decode job record: not a kyoo record');
   }
   const h = raw as unknown[];
-  const num = (name: FieldName): number => numAt(h, name);
-  const str = (name: FieldName): string => strAt(h, name);
   return {
     version,
     payload: bytes.subarray(start + len),
-    attempts: num('attempts') || 1,
-    backoffType: num('backoffType') === 1 ? 'exponential' : 'fixed',
-    backoffMs: num('backoffMs'),
-    backoffMaxMs: num('backoffMaxMs'),
-    jitter: num('jitter'),
-    createdAt: num('createdAt'),
-    timeoutMs: num('timeoutMs'),
-    priority: num('priority'),
-    dedupKey: str('dedupKey'),
-    dedupMode: num('dedupMode'),
+    attempts: numAt(h, 'attempts') || 1,
+    backoffType: numAt(h, 'backoffType') === 1 ? 'exponential' : 'fixed',
+    backoffMs: numAt(h, 'backoffMs'),
+    backoffMaxMs: numAt(h, 'backoffMaxMs'),
+    jitter: numAt(h, 'jitter'),
+    createdAt: numAt(h, 'createdAt'),
+    timeoutMs: numAt(h, 'timeoutMs'),
+    priority: numAt(h, 'priority'),
+    dedupKey: strAt(h, 'dedupKey'),
+    dedupMode: numAt(h, 'dedupMode'),
   };
 }
 

@@ -3,20 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from './errors.js';
 import { JOB_DEFAULTS, MAX_DURATION_MS, backoffDelay, checkId, checkInt, checkKnownKeys, checkNumber, checkObject, resolveBackoff, type ResolvedBackoff } from './options.js';
+import { invalidOption } from '../../../test/support/invalid-option.js';
 
 /** What `fn` threw, which must be an InvalidOptionError naming `option` in its field and its message. */
-function invalid(fn: () => unknown, option: string): InvalidOptionError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(InvalidOptionError);
-  expect(err).toMatchObject({ code: 'INVALID_OPTION', option });
-  expect((err as Error).message.startsWith(`invalid ${option}: `)).toBe(true);
-  return err as InvalidOptionError;
-}
+const invalid = (fn: () => unknown, option: string): InvalidOptionError => invalidOption(fn, option) as InvalidOptionError;
 
 describe('checkInt / checkNumber', () => {
   it('accept both bounds and refuse one past each', () => {

@@ -2,20 +2,10 @@
 // policy is read back with defaults (readPolicy). Bounds and defaults come from policy.json,
 // which the Lua side reads too.
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError } from './errors.js';
 import { POLICY_META_FIELDS, policyFields, readPolicy } from './policy.js';
+import { invalidOption } from '../../../test/support/invalid-option.js';
 
-function invalid(policy: unknown, option: string): string {
-  let err: unknown;
-  try {
-    policyFields(policy);
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(InvalidOptionError);
-  expect(err).toMatchObject({ code: 'INVALID_OPTION', option });
-  return (err as Error).message;
-}
+const invalid = (policy: unknown, option: string): string => invalidOption(() => policyFields(policy), option).message;
 
 describe('policyFields', () => {
   it('writes only the fields given (an empty policy writes nothing)', () => {

@@ -1,21 +1,11 @@
 // Unit tests of the worker's option validation: defaults, bounds, and messages that name
 // the option (test/behaviour/validation.test.ts shows a refused Worker writes nothing).
-import { InvalidOptionError, MAX_DURATION_MS } from '@kyoo/core';
+import { MAX_DURATION_MS } from '@kyoo/core';
 import { describe, expect, it } from 'vitest';
 import { resolveWorkerOptions } from './options.js';
+import { invalidOption } from '../../../test/support/invalid-option.js';
 
-function invalid(options: unknown, option: string): string {
-  let err: unknown;
-  try {
-    resolveWorkerOptions(options);
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(InvalidOptionError);
-  expect(err).toMatchObject({ code: 'INVALID_OPTION', option });
-  expect((err as Error).message.startsWith(`invalid ${option}: `)).toBe(true);
-  return (err as Error).message;
-}
+const invalid = (options: unknown, option: string): string => invalidOption(() => resolveWorkerOptions(options), option).message;
 
 describe('resolveWorkerOptions', () => {
   it('fills in the documented defaults', () => {
