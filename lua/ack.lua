@@ -17,6 +17,7 @@
 -- KEYS[14] fence       string
 -- KEYS[15] dedup       hash   a completed job frees its dedup key
 -- KEYS[16] dedup_exp   zset
+-- KEYS[17] schedule_next zset  schedules by next occurrence (see includes/lease.lua)
 --
 -- ARGV[1] n         int     jobs to lease after acking (0 = none)
 -- ARGV[2] lease_ms  int
@@ -120,5 +121,5 @@ if A.n > 0 then promote(K.delayed, rq, precise, pol.aging_ms) end
 reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
   rq, d, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker that acks held leases already: no announcement (it would wake idle workers per job)
-return { codes, lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence },
+return { codes, lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
   rq, pol, now, A.n, A.lease_ms, false, A.nonce) }

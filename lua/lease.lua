@@ -15,6 +15,7 @@
 -- KEYS[12] fence       string fencing token counter
 -- KEYS[13] dedup       hash   dedup key -> job id (a dead job frees its key)
 -- KEYS[14] dedup_exp   zset
+-- KEYS[15] schedule_next zset  schedules by next occurrence (the reply says when the next one comes)
 --
 -- ARGV[1] n         int     jobs wanted (free slots); 0 only promotes and reclaims
 -- ARGV[2] lease_ms  int     lease duration
@@ -22,7 +23,7 @@
 -- ARGV[4] nonce     string  random per call, part of every token (unique after a failover)
 --
 -- Reply: lease
--- Returns {next_in_ms, id, token, attempt, record, ...} (see includes/lease.lua).
+-- Returns {next_in_ms, keep_results, schedule_in_ms, id, token, attempt, record, ...} (see includes/lease.lua).
 -- A lease is an attempt: `attempt` is 1 on the first run.
 --!include now
 --!include policy
@@ -37,5 +38,5 @@ promote(K.delayed, rq, now, pol.aging_ms)
 reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
   rq, { dedup = K.dedup, dedup_exp = K.dedup_exp }, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker coming out of idle may be the first to hold a lease: announce it
-return lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence },
+return lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
   rq, pol, math.floor(now), A.n, A.lease_ms, true, A.nonce)

@@ -192,7 +192,7 @@ export function build() {
     `/** Version of the job record schema this build writes and fully understands. */`,
     `export const RECORD_VERSION = ${schema.version};`,
     `/** Fields of a record header after the version, in order (record-schema.json). */`,
-    `export const RECORD_FIELDS = ${JSON.stringify(schema.fields.map((f) => ({ name: f.name, type: f.type })))} as const;`,
+    `export const RECORD_FIELDS = ${JSON.stringify(schema.fields.map((f) => ({ name: f.name, type: f.type, since: f.since ?? 2 })))} as const;`,
     `/** Queue policy fields (policy.json): meta field, option name, default, bounds. */`,
     `export const POLICY_FIELDS = ${JSON.stringify(policy.fields.map(({ name, ts, default: d, min, max }) => ({ field: name, option: ts, default: d, min, max })))} as const;`,
     '',

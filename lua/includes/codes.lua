@@ -11,4 +11,5 @@ local CODE = {
   QUEUE_FULL = 7,   -- enqueue: the queue holds max_waiting jobs; nothing written for this job
   DEDUPLICATED = 8, -- enqueue: a job holds this dedup key; its id is returned (debounce: its data and run-at were replaced)
   RUNNING = 9,      -- cancel: the job is running; it is cancelled, and its worker's signal fires at its next heartbeat
+  STALE = 10,       -- schedule-fire / schedule-pause: the schedule is not as the caller read it (another firer won, it was changed, paused or removed); nothing changed
 }

@@ -1,19 +1,24 @@
 -- Leases up to n ready jobs until now + lease_ms. `k` is { leased, runs, jobs,
--- delayed, wake, fence }, `pol` the queue policy (read_policy).
+-- delayed, wake, fence, schedule_next }, `pol` the queue policy (read_policy).
 -- With `announce`, leasing into an empty `leased` set also leaves a wake
 -- token: an idle worker wakes, learns the new lease deadline and arms a timer
 -- for it, so an expired lease is reclaimed on time even when every other
--- worker is idle. Returns a flat array {next_in_ms, keep_results, id1,
--- token1, attempt1, record1, id2, ...}; a token is the
+-- worker is idle. Returns a flat array {next_in_ms, keep_results,
+-- schedule_in_ms, id1, token1, attempt1, record1, id2, ...}; a token is the
 -- "<attempt>:<fence>:<nonce>" string stored in `runs`. next_in_ms is -1 when
 -- the batch was full (more may be ready), else the time until the next delayed
 -- job is due or lease expires (0 = none). keep_results is 1 when the policy
 -- keeps completed jobs (so the worker sends results with its acks).
+-- schedule_in_ms is the time until the next schedule occurrence (0 = due now,
+-- -1 = no schedule): the worker arms a timer and fires it (schedule-due,
+-- schedule-fire) whether or not it has free slots.
 --!include ready
 --!include wake
 
 local function lease_batch(k, rq, pol, now, n, lease_ms, announce, nonce)
-  local out = { -1, pol.keep_count > 0 and 1 or 0 }
+  local out = { -1, pol.keep_count > 0 and 1 or 0, -1 }
+  local sched = redis.call('ZRANGE', k.schedule_next, 0, 0, 'WITHSCORES')
+  if sched[2] then out[3] = math.max(0, tonumber(sched[2]) - now) end
   local ids = {}
   if n > 0 and not pol.paused then ids = ready_pop(rq, n, pol.list_until) end
   if #ids > 0 then

@@ -7,6 +7,7 @@
 //   scripts/bench/run --rounds 5
 //   scripts/bench/run --only idle --idle-seconds 60
 //   scripts/bench/run --only delayed,priority
+//   scripts/bench/run --only schedule --lib kyoo,bullmq
 //
 // Within a round every scenario runs once per library, the libraries taking
 // turns (kyoo, BullMQ, bee-queue, then the next scenario), so a slow drift of
@@ -30,11 +31,11 @@ const ROOT = path.resolve(HERE, '../..');
 const SIZES = {
   full: {
     add: 20_000, bulk: 50_000, process: 20_000, twoProcess: 40_000, latency: 500, memory: 100_000, idleSeconds: 10,
-    delayed: 1000, priority: 20_000, priorityOrder: 200,
+    delayed: 1000, priority: 20_000, priorityOrder: 200, scheduleOccurrences: 30,
   },
   quick: {
     add: 5_000, bulk: 10_000, process: 5_000, twoProcess: 10_000, latency: 100, memory: 20_000, idleSeconds: 3,
-    delayed: 200, priority: 5_000, priorityOrder: 200,
+    delayed: 200, priority: 5_000, priorityOrder: 200, scheduleOccurrences: 8,
   },
 };
 
@@ -42,7 +43,7 @@ const USAGE = `usage: scripts/bench/run [--quick] [--rounds N] [--only SCENARIO[
 
   --quick            1 round with smaller counts (under a minute)
   --rounds N         rounds to run; the table shows the median (default 3, or 1 with --quick)
-  --only LIST        scenarios: add, bulk, process, two-process, latency, memory, idle, delayed, priority
+  --only LIST        scenarios: add, bulk, process, two-process, latency, memory, idle, delayed, priority, schedule
   --lib LIST         libraries: kyoo, bullmq, bee
   --idle-seconds S   length of the idle-cost window (default 10, or 3 with --quick)
 `;

@@ -2,12 +2,14 @@
 // through the same small interface:
 //
 //   producer(server, queueName) -> { ready(), add(data), addBulk(datas),
-//     addDelayed(data, { delayMs, dueAt }), addBulkPrioritized([{ data, priority }]), close() }
+//     addDelayed(data, { delayMs, dueAt }), addBulkPrioritized([{ data, priority }]),
+//     schedule(id, { cron }), close() }
 //   worker(server, queueName, { concurrency, handler, onCompleted, delayedJobs })
 //     -> { ready(), start(), close() }
-//   unsupported: { feature: reason }   features the library does not have (`priority`)
+//   unsupported: { feature: reason }   features the library does not have (`priority`, `schedule`)
 //
-// `handler(data)` is the bench's job function; `onCompleted()` is called once
+// `handler(data, scheduledAt)` is the bench's job function (`scheduledAt`: for the job of
+// a schedule's occurrence, the occurrence time in ms, else undefined); `onCompleted()` is called once
 // per job after the library reports it completed (its result is stored in Redis).
 // A worker is created stopped: the scenario awaits ready(), starts its clock,
 // then calls start(). `delayedJobs: true` asks for whatever setting a library
@@ -79,13 +81,15 @@ const kyoo = {
           throw err;
         }
       },
+      // A schedule; any running worker of the queue fires it (no scheduler process).
+      schedule: (id, { cron }) => queue.schedules.upsert(id, { cron }),
       close: () => queue.close(),
     };
   },
   worker(server, name, { concurrency, handler, onCompleted }) {
     // Worker: defaults (delayed jobs need no setting), except `autostart: false` so the clock starts at run().
     // Completed jobs are removed at once by default (no keepCompleted).
-    const worker = new KyooWorker(name, async (job) => handler(job.data), {
+    const worker = new KyooWorker(name, async (job) => handler(job.data, job.schedule?.occurrence), {
       connection: server.url,
       concurrency,
       autostart: false,
@@ -125,13 +129,16 @@ const bullmq = {
         data,
         opts: { priority: PRIORITY_LEVELS + 1 - priority },
       }))),
+      // A job scheduler (BullMQ 5.16+, which replaces repeatable jobs); its Workers fire it.
+      schedule: (id, { cron }) => queue.upsertJobScheduler(id, { pattern: cron }, { name: 'job', data: {} }),
       close: () => queue.close(),
     };
   },
   worker(server, name, { concurrency, handler, onCompleted }) {
     // Worker: `autorun: false` so the clock starts at run(); `removeOnComplete: true`
     // on the worker as well, so it holds whatever options a job was added with.
-    const worker = new BullWorker(name, async (job) => handler(job.data), {
+    // a scheduler's job carries its occurrence time as opts.prevMillis
+    const worker = new BullWorker(name, async (job) => handler(job.data, job.opts.prevMillis), {
       connection: { host: server.host, port: server.port },
       concurrency,
       autorun: false,
@@ -152,7 +159,7 @@ const bullmq = {
 const bee = {
   name: 'bee',
   label: 'bee-queue',
-  unsupported: { priority: 'bee-queue has no job priorities' },
+  unsupported: { priority: 'bee-queue has no job priorities', schedule: 'bee-queue has no repeating jobs' },
   producer(server, name) {
     // A producer-only Queue, as bee-queue documents for producers: isWorker: false
     // (no blocking connection), getEvents: false (no pub/sub subscription),
@@ -178,6 +185,7 @@ const bee = {
       },
       addDelayed: (data, { dueAt }) => queue.createJob(data).delayUntil(dueAt).save(),
       addBulkPrioritized: () => Promise.reject(new NotApplicable(bee.unsupported.priority)),
+      schedule: () => Promise.reject(new NotApplicable(bee.unsupported.schedule)),
       close: () => queue.close(),
     };
   },

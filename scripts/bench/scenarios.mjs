@@ -16,6 +16,7 @@ import { ServerStats } from './redis-stats.mjs';
 import { noop, payloads, perJob, prefill, processRun, round, withTimeout } from './measure.mjs';
 import { DELAYED_METRICS, delayed } from './delayed.mjs';
 import { PRIORITY_METRICS, priority } from './priority.mjs';
+import { SCHEDULE_METRICS, schedule } from './schedule.mjs';
 
 /** Concurrent add loops in the one-at-a-time add scenario. */
 const ADD_IN_FLIGHT = 100;
@@ -249,6 +250,7 @@ export const SCENARIOS = [
   },
   delayed,
   priority,
+  schedule,
 ];
 
 /** The rows of the table, in order: which scenario yields them, unit, and which way is better. */
@@ -261,6 +263,7 @@ export const METRICS = [
   { key: 'latencyP50', scenario: 'latency', label: 'pickup latency p50', unit: 'ms', better: 'lower' },
   { key: 'latencyP99', scenario: 'latency', label: 'pickup latency p99', unit: 'ms', better: 'lower' },
   ...DELAYED_METRICS,
+  ...SCHEDULE_METRICS,
   { key: 'memoryPerJob', scenario: 'memory', label: 'Redis memory per waiting job', unit: 'bytes', better: 'lower' },
   { key: 'commandsPerJob', scenario: 'process', label: `Redis commands per processed job (concurrency ${MEASURED_CONCURRENCY})`, unit: 'commands', better: 'lower' },
   { key: 'scriptCallsPerJob', scenario: 'process', label: '… of which script calls', unit: 'calls', better: 'lower' },

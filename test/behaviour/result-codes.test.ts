@@ -122,6 +122,8 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     expect(await s.call('cancel', { id: 'nope' })).toBe(ResultCode.NOT_FOUND);
     expect(await s.call('replay', { ids: [{ id: 'nope' }] })).toEqual([ResultCode.NOT_FOUND]);
     expect(await s.call('purge', { ids: [{ id: 'nope' }] })).toEqual([ResultCode.NOT_FOUND]);
+    expect(await s.call('scheduleRemove', { id: 'nope' })).toBe(ResultCode.NOT_FOUND);
+    expect(await s.call('schedulePause', { id: 'nope', paused: true, rev: 0, nextMs: 0 })).toBe(ResultCode.NOT_FOUND);
   },
   DUPLICATE: async () => {
     expect(await enqueue(['order-1', record({ v: 1 })])).toEqual([['order-1', ResultCode.OK]]);
@@ -131,6 +133,11 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     // twice in one call: the first wins
     expect(await enqueue(['order-2', record({ v: 1 })], ['order-2', record({ v: 2 })])).toEqual([['order-2', ResultCode.OK], ['order-2', ResultCode.DUPLICATE]]);
     expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['order-1', 'order-2']);
+    // schedule-upsert of the spec stored already: nothing changes
+    const up = { id: 'sd', spec: Buffer.from('same'), timing: 't', nextMs: 5000, limit: 0 };
+    expect(await s.call('scheduleUpsert', up)).toEqual([ResultCode.OK, 1]);
+    expect(await s.call('scheduleUpsert', { ...up, nextMs: 9000 })).toEqual([ResultCode.DUPLICATE, 1]);
+    expect(await s.admin.zscore(s.keys.schedule_next, 'sd')).toBe('5000');
   },
   NOT_DEAD: async () => {
     await enqueue(['leased']);
@@ -190,6 +197,18 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     await leaseOne();
     expect(await s.call('cancel', { id: 'r' })).toBe(ResultCode.RUNNING);
     expect(await s.admin.zscore(s.keys.leased, 'r')).toBeNull();
+  },
+  STALE: async () => {
+    // a schedule at revision 1 whose pending occurrence is 1000 (long past: due)
+    expect(await s.call('scheduleUpsert', { id: 'st', spec: Buffer.from('spec'), timing: 't', nextMs: 1000, limit: 0 })).toEqual([ResultCode.OK, 1]);
+    const job = { id: 'st@1000', occurrence: 1000, opts: '', record: record({}) };
+    const fire = (rev: number, expected: number) => s.call('scheduleFire', { id: 'st', rev, expected, nextMs: 2000, skipped: 0, limit: 0, jobs: [job] });
+    expect((await fire(2, 1000)).code).toBe(ResultCode.STALE); // another revision
+    expect((await fire(1, 999)).code).toBe(ResultCode.STALE); // another pending occurrence
+    expect(await s.admin.hexists(s.keys.jobs, 'st@1000')).toBe(0);
+    expect(await s.call('schedulePause', { id: 'st', paused: true, rev: 0, nextMs: 0 })).toBe(ResultCode.OK);
+    expect(await s.call('schedulePause', { id: 'st', paused: false, rev: 1, nextMs: 5000 })).toBe(ResultCode.STALE); // pausing made it revision 2
+    expect(await s.admin.zscore(s.keys.schedule_next, 'st')).toBeNull();
   },
 };
 

@@ -73,6 +73,13 @@ test('options example: priorities, deduplication, cancellation and backpressure'
   expect(out).toMatch(/^password-reset@example.com newsletter@example.com ada@example.com digest@example.com$/m);
 });
 
+test('schedules example: a cron in a time zone and an interval fired by a worker', async () => {
+  const out = await runExample('schedules');
+  expect(out).toMatch(/^nightly-digest next runs at 02:30:00 Europe\/Berlin$/m);
+  expect(out.match(/^cleanup for its occurrence at \d\d:\d\d:\d\dZ$/gm)).toHaveLength(2);
+  expect(out).toMatch(/^cleanup: 2 runs, ended: true, last job is this one$/m);
+});
+
 test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
   // @ts-expect-error: a plain .mjs script without types
   const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };

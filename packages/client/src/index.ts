@@ -3,6 +3,11 @@ export type { QueueOptions, QueueCounts, BulkJob, AddResult, CancelOutcome } fro
 export type { JobOptions, DedupOptions } from './job-options.js';
 export type { JobInfo, JobState } from './job-info.js';
 export { DeadLetters } from './dead-letters.js';
+export { Schedules } from './schedules.js';
+export type { ScheduleInfo, UpsertResult } from './schedules.js';
+export type { ScheduleSpec, ScheduleJobOptions } from './schedule-spec.js';
+export { Scheduler } from './scheduler.js';
+export type { SchedulerOptions, SchedulerEvents } from './scheduler.js';
 export { DurabilityError } from './durability.js';
 export type { DurabilityOptions } from './durability.js';
 export type { DeadLetterResult } from './dead-letters.js';
@@ -19,6 +24,7 @@ export {
   QueueFullError,
   JobCancelledError,
   RecordVersionError,
+  ScheduleError,
   ResultCode,
 } from '@kyoo/core';
-export type { KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy } from '@kyoo/core';
+export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy } from '@kyoo/core';

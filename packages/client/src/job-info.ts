@@ -25,6 +25,8 @@ export interface JobInfo<T = unknown, R = unknown> {
   createdAt: number;
   /** Its priority (0 = none). */
   priority: number;
+  /** For the job of a schedule's occurrence: the schedule's id and the occurrence (ms since epoch). */
+  schedule?: { id: string; occurrence: number };
   /** Run-at time of a delayed job, lease deadline of a leased one, time of death or completion (ms, Redis clock). */
   stateSince?: number;
 }
@@ -69,6 +71,7 @@ export async function readJob(redis: RedisConnection, keys: QueueKeys, id: strin
     info.attempts = record.attempts;
     info.createdAt = record.createdAt;
     info.priority = record.priority;
+    if (record.schedule) info.schedule = { id: record.schedule, occurrence: record.occurrence };
     info.data = decodeData(record.payload, 'job payload');
   } catch (err) {
     info.decodeError = (err as Error).message;

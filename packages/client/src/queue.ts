@@ -27,6 +27,7 @@ import { AddBatcher } from './add-batcher.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
+import { Schedules } from './schedules.js';
 import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
 
 /** Options of a {@link Queue}. */
@@ -103,6 +104,8 @@ export class Queue<T = unknown> {
   readonly keys: QueueKeys;
   /** The dead-letter queue: list, get, replay, purge. */
   readonly dead: DeadLetters;
+  /** The queue's schedules (cron or interval): upsert, get, list, pause, resume, remove. */
+  readonly schedules: Schedules<T>;
 
   private readonly conn: OwnedConnection;
   private readonly scripts: Scripts;
@@ -124,6 +127,8 @@ export class Queue<T = unknown> {
     this.scripts = new Scripts(this.keys);
     this.batcher = new AddBatcher(this.conn, this.scripts, durability, this.keys.ids, name);
     this.dead = new DeadLetters(() => this.redis(), this.keys, this.scripts);
+    const queue = { name, prefix: o.prefix ?? DEFAULT_PREFIX, defaults: this.defaults, maxPayloadBytes: this.maxPayloadBytes };
+    this.schedules = new Schedules<T>(() => this.redis(), this.keys, this.scripts, queue);
   }
 
   /**

@@ -108,16 +108,25 @@ describe('job records', () => {
     const bytes = encodeRecord(r);
     expect(bytes[0]).toBe(0xc1);
     const len = bytes.readUInt16BE(1);
-    // the header is [version, ...fields in schema order], backoffType as its number (exponential = 1)
-    expect(decode(bytes.subarray(3, 3 + len))).toEqual([RECORD_VERSION, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3]);
-    expect(RECORD_FIELDS.map((f) => f.name)).toEqual(['attempts', 'backoffType', 'backoffMs', 'backoffMaxMs', 'jitter', 'createdAt', 'timeoutMs', 'priority', 'dedupKey', 'dedupMode']);
+    // the header is [version, ...fields in schema order], backoffType as its number (exponential = 1);
+    // a record without schedule fields is written as version 2, which older workers read
+    expect(decode(bytes.subarray(3, 3 + len))).toEqual([2, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3]);
+    expect(RECORD_FIELDS.map((f) => f.name)).toEqual(['attempts', 'backoffType', 'backoffMs', 'backoffMaxMs', 'jitter', 'createdAt', 'timeoutMs', 'priority', 'dedupKey', 'dedupMode', 'schedule', 'occurrence']);
     expect(Buffer.from(bytes.subarray(3 + len))).toEqual(Buffer.from(r.payload));
+  });
+
+  it('with schedule fields are written as version 3, the fields appended', () => {
+    const bytes = encodeRecord(rec({ schedule: 'nightly', occurrence: 1_800_000_000_000 }));
+    const len = bytes.readUInt16BE(1);
+    expect(decode(bytes.subarray(3, 3 + len))).toEqual([3, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3, 'nightly', 1_800_000_000_000]);
+    expect(RECORD_VERSION).toBe(3);
+    expect(decodeRecord(bytes)).toMatchObject({ version: 3, schedule: 'nightly', occurrence: 1_800_000_000_000 });
   });
 
   it('decode to what was encoded, with the version', () => {
     const r = rec({ backoffType: 'fixed' });
     const back = decodeRecord(encodeRecord(r));
-    expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({ ...r, payload: Buffer.from(r.payload), version: RECORD_VERSION });
+    expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({ ...r, payload: Buffer.from(r.payload), version: 2, schedule: '', occurrence: 0 });
   });
 
   it('refuse options whose header would not fit in 65,535 bytes', () => {
@@ -131,7 +140,7 @@ describe('job records', () => {
     const back = decodeRecord(Buffer.concat([Buffer.from([header.length]), header, payload]));
     expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({
       version: 1, attempts: 3, backoffType: 'exponential', backoffMs: 100, backoffMaxMs: 0, jitter: 0,
-      createdAt: 1_600_000_000_000, timeoutMs: 5000, priority: 0, dedupKey: '', dedupMode: 0, payload,
+      createdAt: 1_600_000_000_000, timeoutMs: 5000, priority: 0, dedupKey: '', dedupMode: 0, schedule: '', occurrence: 0, payload,
     });
   });
 

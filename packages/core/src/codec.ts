@@ -145,12 +145,18 @@ export interface JobRecord {
   dedupKey: string;
   /** 0 none, 1 until the job completes, 2 a window from the first add, 3 debounce. */
   dedupMode: number;
+  /** Id of the schedule whose occurrence made this job ('' or absent = none). */
+  schedule?: string;
+  /** The occurrence (ms since epoch) this job was made for (0 or absent = none). */
+  occurrence?: number;
 }
 
 /** A decoded record, with the schema version it was written with. */
 export interface DecodedRecord extends JobRecord {
   /** The record's schema version; above {@link RECORD_VERSION} it was written by a newer kyoo. */
   version: number;
+  schedule: string;
+  occurrence: number;
 }
 
 /** First byte of a record since schema version 2 (0xC1 is never used by msgpack). */
@@ -159,6 +165,9 @@ const RECORD_MARK = 0xc1;
 const MAX_HEADER_BYTES = 0xffff;
 
 type FieldName = (typeof RECORD_FIELDS)[number]['name'];
+/** Records without schedule fields are written as version 2, which workers since 0.1 read. */
+const BASE_VERSION = 2;
+const BASE_FIELDS = RECORD_FIELDS.filter((f) => f.since <= BASE_VERSION).length;
 /** Position of each field in a header array ([0] is the version), from the schema. */
 const AT = Object.fromEntries(RECORD_FIELDS.map((f, i) => [f.name, i + 1])) as Record<FieldName, number>;
 
@@ -180,11 +189,14 @@ function strAt(h: unknown[], name: FieldName): string {
  * `cmsgpack` never sees the payload, whatever types it holds.
  */
 export function encodeRecord(r: JobRecord): Buffer {
-  const fields: (number | string)[] = new Array(RECORD_FIELDS.length + 1);
-  fields[0] = RECORD_VERSION;
-  for (let i = 0; i < RECORD_FIELDS.length; i++) {
+  // the lowest version that holds the record's fields: workers of that version read it
+  const version = r.schedule ? RECORD_VERSION : BASE_VERSION;
+  const count = version === RECORD_VERSION ? RECORD_FIELDS.length : BASE_FIELDS;
+  const fields: (number | string)[] = new Array(count + 1);
+  fields[0] = version;
+  for (let i = 0; i < count; i++) {
     const name = RECORD_FIELDS[i]!.name;
-    fields[i + 1] = name === 'backoffType' ? BACKOFF_TYPES[r.backoffType] : r[name];
+    fields[i + 1] = name === 'backoffType' ? BACKOFF_TYPES[r.backoffType] : (r[name] ?? (RECORD_FIELDS[i]!.type === 'string' ? '' : 0));
   }
   const header = packr.pack(fields);
   if (header.length > MAX_HEADER_BYTES) throw new InvalidOptionError('options', `the job's options take ${header.length} bytes, over ${MAX_HEADER_BYTES}`);
@@ -232,6 +244,8 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
     priority: numAt(h, 'priority'),
     dedupKey: strAt(h, 'dedupKey'),
     dedupMode: numAt(h, 'dedupMode'),
+    schedule: strAt(h, 'schedule'),
+    occurrence: numAt(h, 'occurrence'),
   };
 }
 

@@ -23,4 +23,6 @@ export enum ResultCode {
   DEDUPLICATED = 8,
   /** cancel: the job is running; it is cancelled, and its worker's signal fires at the worker's next heartbeat. */
   RUNNING = 9,
+  /** schedule-fire / schedule-pause: the schedule is not as the caller read it (another firer won, it was changed, paused or removed); nothing changed. */
+  STALE = 10,
 }

@@ -11,7 +11,8 @@ export type KyooErrorCode =
   | 'QUEUE_FULL'
   | 'JOB_CANCELLED'
   | 'RECORD_VERSION'
-  | 'NOT_DURABLE';
+  | 'NOT_DURABLE'
+  | 'SCHEDULE_FAILED';
 
 /** Base class of every error kyoo throws or emits. */
 export class KyooError extends Error {
@@ -159,5 +160,22 @@ export class RecordVersionError extends KyooError {
     readonly supported: number,
   ) {
     super('RECORD_VERSION', `job ${jobId} has a record of version ${version}, newer than this worker's ${supported}; released untouched for a newer worker (upgrade this one)`);
+  }
+}
+
+/**
+ * A schedule could not fire: its spec cannot be read by this kyoo, or a full
+ * queue refused its occurrences. Emitted as an `'error'` event by the worker
+ * or scheduler that tried; the schedule itself is left as it was.
+ */
+export class ScheduleError extends KyooError {
+  override readonly name = 'ScheduleError';
+  constructor(
+    /** The schedule's id. */
+    readonly schedule: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('SCHEDULE_FAILED', `schedule ${schedule}: ${message}`, options);
   }
 }

@@ -13,6 +13,7 @@ export {
   QueueFullError,
   JobCancelledError,
   RecordVersionError,
+  ScheduleError,
 } from './errors.js';
 export type { KyooErrorCode } from './errors.js';
 export { ResultCode } from './codes.js';
@@ -21,7 +22,13 @@ export type { JobRecord, DecodedRecord, JobError } from './codec.js';
 export { Scripts } from './scripts.js';
 export type { ScriptName, ScriptArgs, ScriptReply } from './scripts.js';
 export { SCRIPTS, RECORD_VERSION, RECORD_FIELDS, POLICY_FIELDS } from './scripts.generated.js';
-export type { LeasedJob, LeaseReply, EnqueueOutcome } from './replies.js';
+export type { LeasedJob, LeaseReply, EnqueueOutcome, DueReply, DueSchedule } from './replies.js';
+export { SPEC_VERSION, encodeSpec, decodeSpec, decodeScheduleState, timingFingerprint, occurrenceJobId, planFiring } from './schedule.js';
+export type { StoredSpec, ScheduleJob, ScheduleState, MissedPolicy, FiringPlan } from './schedule.js';
+export { ScheduleFirer } from './schedule-firer.js';
+export { Occurrences, resolveTiming, CATCH_UP_COUNT_CAP } from './occurrences.js';
+export type { Timing, TimingOptions } from './occurrences.js';
+export type { FireResult } from './schedule-firer.js';
 export { connect, duplicate, isCluster, release, serverFor } from './connection.js';
 export type { ClusterConnectionOptions, ConnectionOption, OwnedConnection, RedisConnection } from './connection.js';
 export { CLUSTER_SLOTS, keySlot } from './slot.js';

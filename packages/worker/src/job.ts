@@ -19,6 +19,8 @@ export interface Job<T = unknown> {
   readonly createdAt: number;
   /** Its priority (0 = none). */
   readonly priority: number;
+  /** For the job of a schedule's occurrence: the schedule's id and the occurrence (ms since epoch). */
+  readonly schedule?: { readonly id: string; readonly occurrence: number };
 }
 
 /**

@@ -32,6 +32,8 @@ export interface LoopDeps {
   late(jobs: LeasedJob[]): void;
   /** An ack was applied or refused (`code`). */
   acked(item: PendingAck, code: ResultCode): void;
+  /** Every lease reply tells when the next schedule occurrence comes (ms; 0 = now, -1 = none). */
+  scheduleIn(ms: number): void;
   error(err: Error): void;
 }
 
@@ -193,6 +195,7 @@ export class LeaseLoop {
   private take(reply: LeaseReply): number {
     this.keepResults = reply.keepResults;
     this.armDueTimer(reply.nextInMs);
+    if (this.state === 'running') this.d.scheduleIn(reply.scheduleInMs);
     if (this.state === 'running') for (const job of reply.jobs) this.d.start(job);
     // a lease call that was in flight when close() began: hand those jobs straight back
     else if (reply.jobs.length > 0) this.d.late(reply.jobs);

@@ -7,6 +7,7 @@ import {
   RECORD_VERSION,
   RecordVersionError,
   ResultCode,
+  ScheduleFirer,
   Scripts,
   checkInt,
   connect,
@@ -27,6 +28,7 @@ import type { Handler, Job } from './job.js';
 import { Heartbeat } from './heartbeat.js';
 import { LeaseLoop } from './lease-loop.js';
 import { Listeners } from './listeners.js';
+import { ScheduleTicker } from './schedule-ticker.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { LeaseRegistry, type InFlight } from './registry.js';
 import { runHandler } from './run-handler.js';
@@ -79,6 +81,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly loop: LeaseLoop;
   private readonly settler: Settler;
   private readonly heartbeat: Heartbeat;
+  private readonly ticker: ScheduleTicker;
   private closing: Promise<void> | undefined;
   private readonly listeners_ = new Listeners(this);
 
@@ -96,6 +99,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     for (const r of [redis, blocker]) r.on('error', (err: Error) => log.worker('%s: redis: %s', name, err.message));
     const scripts = new Scripts(keys);
     const error = (err: Error): void => this.emitError(err);
+    this.ticker = new ScheduleTicker(new ScheduleFirer(redis, scripts, error), error);
     this.loop = new LeaseLoop({
       registry: this.registry,
       blocker,
@@ -113,6 +117,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         else if (code === ResultCode.CANCELLED) this.notify('cancelled', job);
         else this.emitError(new LeaseLostError(item.entry.id, 'ack'));
       },
+      scheduleIn: (ms) => this.ticker.seen(ms),
       error,
     });
     this.settler = new Settler({
@@ -204,6 +209,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         return;
       }
       job = { id, data: decodeData(record.payload, 'job payload') as T, attempt, attempts: record.attempts, createdAt: record.createdAt, priority: record.priority };
+      if (record.schedule) job = { ...job, schedule: { id: record.schedule, occurrence: record.occurrence } };
     } catch (err) {
       // retrying cannot make bytes decodable: straight to the dead-letter queue
       void this.settler.fail(entry, { id, data: undefined, attempt, attempts: attempt, createdAt: 0, priority: 0 }, err, true);
@@ -243,6 +249,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   private async shutdown(graceMs: number): Promise<void> {
     this.loop.stopLeasing();
+    this.ticker.stop();
     // let running jobs finish (jobs that calls in flight still bring are released as they land)
     await withTimeout(this.registry.whenEmpty(), graceMs);
     // with Redis unreachable nothing can be sent: leases left behind expire and are reclaimed
