@@ -61,6 +61,7 @@ export class ScheduleFirer {
     let fired = 0;
     let held = 0;
     for (let pass = 0; ; pass++) {
+      const sent = performance.now();
       const r = await this.scripts.call(this.redis, 'scheduleDue', { max: BATCH });
       let soonest = r.later;
       let again = r.due.length === BATCH;
@@ -76,7 +77,9 @@ export class ScheduleFirer {
         }
       }
       // another firer won a race, or more were due than one read returns: look again (a few times at most)
-      if (!again || pass >= 3) return { fired, held, nextInMs: soonest === 0 ? 0 : Math.max(1, soonest - r.now) };
+      // times are on Redis's clock as the due read saw it: take off what has passed since it was sent
+      const passed = performance.now() - sent;
+      if (!again || pass >= 3) return { fired, held, nextInMs: soonest === 0 ? 0 : Math.max(1, Math.floor(soonest - r.now - passed)) };
     }
   }
 
