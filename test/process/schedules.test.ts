@@ -1,19 +1,17 @@
-// A per-second cron driven by three worker processes and one standalone scheduler process,
-// with 20 upserts of the same schedule racing from four processes: one schedule, and exactly
-// one job (run exactly once) for every occurrence, with no occurrence left out.
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+// Schedules with real processes: three workers and a scheduler (test/support/schedule-processes.ts,
+// also run on the local Redis Cluster), firing across a Redis restart, and the nightly-digest example.
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Queue } from 'kyoo';
+import { Redis } from 'ioredis';
+import { Queue, Scheduler } from 'kyoo';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Scope, waitFor } from '../support/behaviour.js';
-import { cleanupPrefix } from '../support/redis.js';
-import { startWorkerProcess, type WorkerEvent, type WorkerProcess } from '../support/worker-process.js';
+import { cleanupPrefix, startRedis } from '../support/redis.js';
+import { OCCURRENCES, threeWorkersAndAScheduler } from '../support/schedule-processes.js';
+import { startWorkerProcess, type WorkerEvent } from '../support/worker-process.js';
 
 const run = promisify(execFile);
-const FIXTURE = fileURLToPath(new URL('../fixtures/schedule-process.mjs', import.meta.url));
-const OCCURRENCES = 12;
 
 let s: Scope;
 beforeEach(() => {
@@ -23,55 +21,7 @@ afterEach(async () => {
   await s.dispose();
 });
 
-it(`three workers and a scheduler make exactly one job for each of ${OCCURRENCES} consecutive occurrences`, async () => {
-  const q = s.track(new Queue(s.name, { connection: s.url }));
-  const starts = new Map<string, WorkerEvent[]>();
-  const problems: WorkerEvent[] = [];
-  const onEvent = (e: WorkerEvent): void => {
-    if (e.t === 'start') starts.set(e.id!, [...(starts.get(e.id!) ?? []), e]);
-    else if (e.t === 'error' || e.t === 'failed' || e.t === 'dead') problems.push(e);
-  };
-  const workers: WorkerProcess[] = [];
-  for (let i = 0; i < 3; i++) workers.push(startWorkerProcess({ redisUrl: s.url, queue: s.name, concurrency: 2, onEvent }));
-  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: s.url, KYOO_QUEUE: s.name };
-  delete env.NODE_OPTIONS;
-  const scheduler = spawn(process.execPath, [FIXTURE], { env: { ...env, KYOO_ROLE: 'scheduler' }, stdio: ['pipe', 'pipe', 'inherit'] });
-  s.defer(() => scheduler.exitCode === null && scheduler.kill('SIGKILL'));
-  let schedulerOut = '';
-  scheduler.stdout.on('data', (b: Buffer) => (schedulerOut += b.toString()));
-  await Promise.all(workers.map((w) => w.ready));
-  await waitFor(() => schedulerOut.includes('ready'), 10_000, 'the scheduler process');
-
-  // 4 processes x 5 upserts of one spec, all at once
-  const spec = JSON.stringify({ cron: '* * * * * *', data: { kind: 'tick' }, missed: 'all' });
-  const startAt = String(Date.now() + 1500);
-  const outs = await Promise.all(Array.from({ length: 4 }, () =>
-    run(process.execPath, [FIXTURE], { env: { ...env, KYOO_ROLE: 'upsert', KYOO_SCHEDULE: 'tick', KYOO_SPEC: spec, KYOO_COUNT: '5', KYOO_START_AT: startAt }, timeout: 30_000 })));
-  const outcomes = outs.flatMap((o) => (JSON.parse(o.stdout) as { outcomes: string[] }).outcomes);
-  expect(outcomes).toHaveLength(20);
-  expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
-  expect(outcomes.filter((o) => o === 'unchanged')).toHaveLength(19);
-
-  const tickIds = (): string[] => [...starts.keys()].filter((id) => id.startsWith('tick@'));
-  await waitFor(() => tickIds().length >= OCCURRENCES, 30_000, `${OCCURRENCES} occurrences to run`);
-  // stop firing, then let every process finish what it holds
-  await q.schedules.pause('tick');
-  scheduler.stdin.end();
-  await once(scheduler, 'exit');
-  expect(schedulerOut).toContain('closed');
-  await waitFor(async () => (await q.counts()).ready + (await q.counts()).leased === 0, 10_000, 'the last jobs to finish');
-  await Promise.all(workers.map((w) => w.close()));
-
-  const info = (await q.schedules.get('tick'))!;
-  expect(info.revision).toBe(2); // created once, paused once: the 19 equal upserts changed nothing
-  const occurrences = tickIds().map((id) => Number(id.slice('tick@'.length))).sort((a, b) => a - b);
-  // one job per occurrence, every second from the first to the last, none left out
-  expect(occurrences.length).toBe(info.runs);
-  for (let i = 1; i < occurrences.length; i++) expect(occurrences[i]! - occurrences[i - 1]!).toBe(1000);
-  // and each ran exactly once, on one of the three workers
-  for (const id of tickIds()) expect(starts.get(id)!.map((e) => e.attempt)).toEqual([1]);
-  expect(problems).toEqual([]);
-});
+it(`three workers and a scheduler make exactly one job for each of ${OCCURRENCES} consecutive occurrences`, () => threeWorkersAndAScheduler(s));
 
 it('the nightly-digest example runs (with a per-second cron) and stops after two digests', async () => {
   const example = fileURLToPath(new URL('../../examples/nightly-digest/main.mjs', import.meta.url));
@@ -82,4 +32,53 @@ it('the nightly-digest example runs (with a per-second cron) and stops after two
   expect(stdout).toMatch(/^schedule created; next digest at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/Berlin\)$/m);
   expect(stdout.match(/^worker [12]: digest for all-users, occurrence /gm)).toHaveLength(2);
   expect(stdout).toMatch(/^2 digest\(s\) made, last job nightly-digest@\d+$/m);
+});
+
+it('workers go on firing after Redis restarts, and every occurrence gets its job once (missed: all)', async () => {
+  const server = await startRedis({ appendonly: true });
+  s.defer(() => server.stop());
+  const q = new Queue(s.name, { connection: server.url });
+  s.defer(() => q.close());
+  await q.setPolicy({ keepCompleted: { count: 10_000 } });
+  const starts = new Map<string, number>();
+  const onEvent = (e: WorkerEvent): void => {
+    if (e.t === 'start' && e.id!.startsWith('tick@')) starts.set(e.id!, (starts.get(e.id!) ?? 0) + 1);
+  };
+  const workers = [0, 1].map(() => startWorkerProcess({ redisUrl: server.url, queue: s.name, concurrency: 2, onEvent }));
+  s.defer(() => Promise.all(workers.map((w) => w.kill())));
+  await Promise.all(workers.map((w) => w.ready));
+  await q.schedules.upsert('tick', { cron: '* * * * * *', missed: 'all' });
+  await waitFor(() => starts.size >= 3, 10_000, 'three occurrences before the restart');
+  await server.kill('SIGTERM'); // graceful: the AOF is flushed
+  await new Promise((r) => setTimeout(r, 2500)); // down across two occurrences (a timer: nothing to wait for while Redis is gone)
+  await server.restart();
+  const upAt = Date.now();
+  await waitFor(() => [...starts.keys()].some((id) => Number(id.slice(5)) > upAt + 2000), 20_000, 'occurrences after the restart');
+  await q.schedules.pause('tick');
+  await waitFor(async () => { const c = await q.counts(); return c.ready + c.leased === 0; }, 10_000, 'the last jobs to finish');
+  await Promise.all(workers.map((w) => w.close()));
+  const admin = new Redis(server.url);
+  s.defer(() => admin.quit());
+  const occurrences = (await admin.hkeys(q.keys.jobs)).filter((f) => f.startsWith('tick@')).map((f) => Number(f.slice(5))).sort((a, b) => a - b);
+  // every second from the first occurrence to the last has its job, the downtime's included
+  for (let i = 1; i < occurrences.length; i++) expect(occurrences[i]! - occurrences[i - 1]!).toBe(1000);
+  expect(occurrences.length).toBe((await q.schedules.get('tick'))!.runs);
+  for (const at of occurrences) expect((await q.getJob(`tick@${at}`))!.state).toBe('completed');
+});
+
+it('a scheduler closes promptly while Redis is down (its firing waits for a reconnect, not forever)', async () => {
+  const server = await startRedis();
+  s.defer(() => server.stop());
+  const q = new Queue(s.name, { connection: server.url });
+  await q.schedules.upsert('t', { everyMs: 200 });
+  await q.close();
+  const scheduler = new Scheduler(s.name, { connection: server.url });
+  const fired = new Promise<void>((r) => scheduler.once('fired', () => r()));
+  await fired;
+  await server.kill('SIGKILL');
+  // the next firing (every 200 ms) is sent to a Redis that is gone: it waits for a reconnect
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = Date.now();
+  await scheduler.close();
+  expect(Date.now() - t0).toBeLessThan(5000);
 });

@@ -29,6 +29,9 @@ export interface SchedulerOptions {
   maxIdleMs?: number;
 }
 
+/** How long close() waits for a firing in flight. */
+const CLOSE_WAIT_MS = 2000;
+
 /** Events a {@link Scheduler} emits. */
 export interface SchedulerEvents {
   /** A firing made `jobs` jobs. */
@@ -77,7 +80,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.done = this.loop();
   }
 
-  /** Stops firing and closes the connections it opened. Idempotent. */
+  /** Stops firing and closes the connections it opened. Idempotent; resolves even when Redis is down. */
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -85,7 +88,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.timer?.clear();
       this.wakeUp?.();
     }
-    await this.done;
+    // a firing in flight waits for Redis (commands are retried until it answers): wait a little, not forever
+    let timer: LongTimer | undefined;
+    await Promise.race([this.done, new Promise<void>((r) => (timer = setLongTimeout(r, CLOSE_WAIT_MS)))]);
+    timer?.clear();
     if (this.conn.redis.status === 'ready') await release(this.conn).catch(() => undefined);
     if (this.conn.owned) this.conn.redis.disconnect();
   }
