@@ -1,6 +1,8 @@
 import {
+  DecodeError,
   Occurrences,
   ResultCode,
+  ScheduleError,
   decodeData,
   decodeScheduleState,
   decodeSpec,
@@ -150,7 +152,7 @@ export class Schedules<T = unknown> {
    */
   async resume(id: string): Promise<boolean> {
     checkScheduleId(id);
-    for (;;) {
+    for (let tries = 0; ; tries++) {
       const res = await this.redis().multi().hgetBuffer(this.keys.schedules, id).hgetBuffer(this.keys.schedule_state, id).exec();
       const [spec, state] = (res ?? []).map(([err, v]) => {
         if (err) throw err;
@@ -165,7 +167,9 @@ export class Schedules<T = unknown> {
         rev: decodeScheduleState(state).rev,
         nextMs: new Occurrences(s).nextAfter(now),
       });
-      if (code !== ResultCode.STALE) return code === ResultCode.OK; // STALE: changed meanwhile, read it again
+      if (code !== ResultCode.STALE) return code === ResultCode.OK;
+      // STALE: changed meanwhile (an upsert or another resume); read it again, a few times at most
+      if (tries >= 10) throw new ScheduleError(id, 'resume gave up: the schedule kept changing while it was read');
     }
   }
 
@@ -185,7 +189,12 @@ export class Schedules<T = unknown> {
 }
 
 function info<T>(id: string, specBytes: Buffer, stateBytes: Buffer, next: string | null): ScheduleInfo<T> {
-  const s: StoredSpec = decodeSpec(specBytes);
+  let s: StoredSpec;
+  try {
+    s = decodeSpec(specBytes);
+  } catch (err) {
+    throw new DecodeError(`schedule ${id}: ${(err as Error).message}`, { cause: err });
+  }
   const st = decodeScheduleState(stateBytes);
   const out: ScheduleInfo<T> = {
     id,
