@@ -18,6 +18,7 @@
 -- KEYS[15] dedup       hash   a completed job frees its dedup key
 -- KEYS[16] dedup_exp   zset
 -- KEYS[17] schedule_next zset  schedules by next occurrence (see includes/lease.lua)
+-- KEYS[18] events      stream `completed` per job acked (then as lease.lua for the next batch)
 --
 -- ARGV[1] n         int     jobs to lease after acking (0 = none)
 -- ARGV[2] lease_ms  int
@@ -43,6 +44,7 @@ local pol = read_policy(K.meta)
 local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
 local d = { dedup = K.dedup, dedup_exp = K.dedup_exp }
 local keep_count, keep_age = pol.keep_count, pol.keep_age_ms
+local ev = events_new(K.events, pol.events_max)
 -- kept jobs are scored to the microsecond (plus their place in the batch), so
 -- that retention trims them in completion order even within one millisecond
 local precise = now_ms(true)
@@ -63,6 +65,7 @@ if m > 0 then
     if tokens[i] == token then
       codes[i] = CODE.OK
       acked[#acked + 1] = id
+      event(ev, 'completed', id, run_attempts(token))
       if dedup_of[id] then dedup_release(d, dedup_of[id], id) end
       if keep_count > 0 then
         done[#done + 1] = score(precise + #done * 0.0005); done[#done + 1] = id
@@ -119,7 +122,9 @@ end
 
 if A.n > 0 then promote(K.delayed, rq, precise, pol.aging_ms) end
 reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
-  rq, d, now, A.rnd, pol.max_errors, pol.aging_ms)
+  rq, d, ev, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker that acks held leases already: no announcement (it would wake idle workers per job)
-return { codes, lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
-  rq, pol, now, A.n, A.lease_ms, false, A.nonce) }
+local out = lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
+  rq, pol, ev, now, A.n, A.lease_ms, false, A.nonce)
+events_flush(ev)
+return { codes, out }

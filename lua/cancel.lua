@@ -16,6 +16,7 @@
 -- KEYS[10] meta        hash   policy: keep_cancelled
 -- KEYS[11] dedup       hash   a cancelled job frees its dedup key
 -- KEYS[12] dedup_exp   zset
+-- KEYS[13] events      stream `cancelled`
 --
 -- ARGV[1] id  string
 --
@@ -29,6 +30,7 @@
 --!include ready
 --!include record
 --!include dedup
+--!include events
 
 local id = A.id
 local raw = redis.call('HGET', K.jobs, id)
@@ -46,11 +48,15 @@ else
 end
 
 local now = now_ms()
+local pol = read_policy(K.meta)
 redis.call('ZADD', K.cancelled, now, id)
+local ev = events_new(K.events, pol.events_max)
+event(ev, 'cancelled', id, run_attempts(run))
+events_flush(ev)
 local h = record_header(raw)
 if h and h[REC.DEDUP_KEY] then dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, h[REC.DEDUP_KEY], id) end
 -- retention: the oldest cancelled jobs past keep_cancelled are deleted
-local over = redis.call('ZCARD', K.cancelled) - read_policy(K.meta).keep_cancelled
+local over = redis.call('ZCARD', K.cancelled) - pol.keep_cancelled
 if over > 0 then
   local old = redis.call('ZPOPMIN', K.cancelled, math.min(over, 1000))
   local drop = {}

@@ -14,6 +14,7 @@
 -- KEYS[10] wake        list
 -- KEYS[11] dedup       hash   a dead job frees its until-complete dedup key
 -- KEYS[12] dedup_exp   zset
+-- KEYS[13] events      stream `failed`, then `retried` or `dead`
 --
 -- ARGV[1] id        string
 -- ARGV[2] token     string  fencing token of the lease
@@ -33,6 +34,7 @@
 --!include wake
 --!include errors
 --!include dedup
+--!include events
 
 local current = redis.call('HGET', K.runs, A.id)
 if current == A.token .. ':cancelled' then return CODE.CANCELLED end
@@ -43,10 +45,15 @@ redis.call('HSET', K.runs, A.id, run_attempts(A.token))
 local pol = read_policy(K.meta)
 local now = now_ms()
 push_error(K.errors, A.id, A.error, pol.max_errors, now)
+local ev = events_new(K.events, pol.events_max)
+local attempt = run_attempts(A.token)
+event(ev, 'failed', A.id, attempt)
 if A.dead then
   redis.call('ZADD', K.dead, now, A.id)
+  event(ev, 'dead', A.id, attempt)
   dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, A.dedup, A.id)
 else
+  event(ev, 'retried', A.id, attempt)
   if A.delay_ms > 0 then
     redis.call('ZADD', K.delayed, now + A.delay_ms, A.id)
   else
@@ -54,4 +61,5 @@ else
   end
   wake(K.wake)
 end
+events_flush(ev)
 return CODE.OK

@@ -16,6 +16,7 @@
 -- KEYS[13] dedup       hash   dedup key -> job id (a dead job frees its key)
 -- KEYS[14] dedup_exp   zset
 -- KEYS[15] schedule_next zset  schedules by next occurrence (the reply says when the next one comes)
+-- KEYS[16] events      stream `started` per job leased; reclaimed ones: lease-expired, retried or dead
 --
 -- ARGV[1] n         int     jobs wanted (free slots); 0 only promotes and reclaims
 -- ARGV[2] lease_ms  int     lease duration
@@ -34,9 +35,12 @@
 local now = now_ms(true)
 local pol = read_policy(K.meta)
 local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
+local ev = events_new(K.events, pol.events_max)
 promote(K.delayed, rq, now, pol.aging_ms)
 reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
-  rq, { dedup = K.dedup, dedup_exp = K.dedup_exp }, now, A.rnd, pol.max_errors, pol.aging_ms)
+  rq, { dedup = K.dedup, dedup_exp = K.dedup_exp }, ev, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker coming out of idle may be the first to hold a lease: announce it
-return lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
-  rq, pol, math.floor(now), A.n, A.lease_ms, true, A.nonce)
+local out = lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
+  rq, pol, ev, math.floor(now), A.n, A.lease_ms, true, A.nonce)
+events_flush(ev)
+return out

@@ -16,6 +16,7 @@
 -- KEYS[13] results     hash
 -- KEYS[14] dedup       hash
 -- KEYS[15] dedup_exp   zset
+-- KEYS[16] events      stream `removed`
 --
 -- ARGV[1] id  string
 --
@@ -25,11 +26,14 @@
 --!include ready
 --!include record
 --!include dedup
+--!include policy
+--!include events
 
 local id = A.id
 local raw = redis.call('HGET', K.jobs, id)
 if not raw then return CODE.NOT_FOUND end
 local h = record_header(raw)
+local made = run_attempts(redis.call('HGET', K.runs, id))
 if h and h[REC.DEDUP_KEY] then dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, h[REC.DEDUP_KEY], id) end
 redis.call('HDEL', K.jobs, id)
 ready_remove(ready_keys(K.ready, K.prio, K.priorities, K.meta), id)
@@ -42,4 +46,7 @@ redis.call('ZREM', K.cancelled, id)
 redis.call('HDEL', K.runs, id)
 redis.call('HDEL', K.errors, id)
 redis.call('HDEL', K.results, id)
+local ev = events_new(K.events, read_policy(K.meta).events_max)
+event(ev, 'removed', id, made)
+events_flush(ev)
 return CODE.OK

@@ -11,6 +11,7 @@
 -- KEYS[7] meta        hash
 -- KEYS[8] wake        list
 -- KEYS[9] jobs        hash
+-- KEYS[10] events     stream `replayed`
 --
 -- ARGV[1..] ids  {id: string}  at most ~1000 per call (the client pages)
 --
@@ -21,14 +22,18 @@
 --!include policy
 --!include ready
 --!include wake
+--!include events
 
 local codes, back = {}, {}
+local pol = read_policy(K.meta)
+local ev = events_new(K.events, pol.events_max)
 for i = 1, A.ids_n do
   local id = ids(i)
   if redis.call('ZREM', K.dead, id) == 1 then
     redis.call('HDEL', K.runs, id)
     redis.call('HDEL', K.errors, id)
     back[#back + 1] = id
+    event(ev, 'replayed', id, 0)
     codes[i] = CODE.OK
   elseif redis.call('HEXISTS', K.jobs, id) == 1 then
     codes[i] = CODE.NOT_DEAD
@@ -37,7 +42,8 @@ for i = 1, A.ids_n do
   end
 end
 if #back > 0 then
-  ready_push(ready_keys(K.ready, K.prio, K.priorities, K.meta), back, nil, now_ms(true), read_policy(K.meta).aging_ms)
+  ready_push(ready_keys(K.ready, K.prio, K.priorities, K.meta), back, nil, now_ms(true), pol.aging_ms)
   wake(K.wake)
 end
+events_flush(ev)
 return codes

@@ -8,7 +8,7 @@
 --
 -- KEYS[1]  schedule_state  hash
 -- KEYS[2]  schedule_next   zset
--- KEYS[3]  jobs            hash  (KEYS 3-12: as in enqueue.lua, the jobs are added the same way)
+-- KEYS[3]  jobs            hash  (KEYS 3-13: as in enqueue.lua, the jobs are added the same way)
 -- KEYS[4]  ready           list
 -- KEYS[5]  prio            zset
 -- KEYS[6]  priorities      hash
@@ -18,6 +18,7 @@
 -- KEYS[10] wake            list
 -- KEYS[11] dedup           hash
 -- KEYS[12] dedup_exp       zset
+-- KEYS[13] events          stream  `added` per job made
 --
 -- ARGV[1] id        string  the schedule's id
 -- ARGV[2] rev       int     the revision the caller read
@@ -47,7 +48,7 @@ local n = A.jobs_n
 if A.limit > 0 then n = math.min(n, math.max(0, A.limit - st.count)) end
 local occ = {}
 local res = add_jobs({ jobs = K.jobs, ready = K.ready, prio = K.prio, priorities = K.priorities, delayed = K.delayed,
-  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp },
+  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events },
   n, function(i)
     local id, at, opts, rec = jobs(i)
     occ[i] = at

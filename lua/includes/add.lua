@@ -1,7 +1,7 @@
 -- Adds jobs: the one place that decides what an added job becomes (enqueue
 -- for add and addBulk, schedule-fire for the jobs of schedule occurrences).
 -- `k` is { jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup,
--- dedup_exp } (key names); `get(i)` returns the i-th job of `n` as
+-- dedup_exp, events } (key names); every job added emits `added`; `get(i)` returns the i-th job of `n` as
 -- id, gen, delay, opts, record (see enqueue.lua's header for each).
 -- Returns a flat array {id1, code1, id2, code2, ...} in input order.
 --!include codes
@@ -10,6 +10,7 @@
 --!include ready
 --!include wake
 --!include dedup
+--!include events
 
 local function add_jobs(k, n, get, all_or_nothing, reserve)
   local idlist = {}
@@ -20,6 +21,7 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   local nowi = math.floor(now)
   local d = { dedup = k.dedup, dedup_exp = k.dedup_exp }
   local rq = ready_keys(k.ready, k.prio, k.priorities, k.meta)
+  local ev = events_new(k.events, pol.events_max)
 
   -- first pass: what each job becomes, without writing
   local plan, seen, held, fresh = {}, {}, {}, 0
@@ -91,6 +93,7 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   for i = 1, n do
     local p = plan[i]
     if p.add then
+      event(ev, 'added', p.id, 0)
       records[#records + 1] = p.id; records[#records + 1] = p.rec
       if p.priority ~= 0 then priorities[#priorities + 1] = p.id; priorities[#priorities + 1] = p.priority end
       if p.delay > 0 then
@@ -122,5 +125,6 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   -- A delayed job also wakes one worker, so that it shortens its blocking timeout.
   if #ready > 0 or #delayed > 0 or woke then wake(k.wake) end
   if next(held) then dedup_sweep(d, nowi) end
+  events_flush(ev)
   return out
 end

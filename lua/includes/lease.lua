@@ -1,5 +1,6 @@
 -- Leases up to n ready jobs until now + lease_ms. `k` is { leased, runs, jobs,
--- delayed, wake, fence, schedule_next }, `pol` the queue policy (read_policy).
+-- delayed, wake, fence, schedule_next }, `pol` the queue policy
+-- (read_policy), `ev` the call's events (`started` per job leased).
 -- With `announce`, leasing into an empty `leased` set also leaves a wake
 -- token: an idle worker wakes, learns the new lease deadline and arms a timer
 -- for it, so an expired lease is reclaimed on time even when every other
@@ -14,8 +15,9 @@
 -- schedule-fire) whether or not it has free slots.
 --!include ready
 --!include wake
+--!include events
 
-local function lease_batch(k, rq, pol, now, n, lease_ms, announce, nonce)
+local function lease_batch(k, rq, pol, ev, now, n, lease_ms, announce, nonce)
   local out = { -1, pol.keep_count > 0 and 1 or 0, -1 }
   local sched = redis.call('ZRANGE', k.schedule_next, 0, 0, 'WITHSCORES')
   if sched[2] then out[3] = math.max(0, tonumber(sched[2]) - now) end
@@ -34,6 +36,7 @@ local function lease_batch(k, rq, pol, now, n, lease_ms, announce, nonce)
         zargs[#zargs + 1] = deadline; zargs[#zargs + 1] = id
         rargs[#rargs + 1] = id; rargs[#rargs + 1] = token
         out[#out + 1] = id; out[#out + 1] = token; out[#out + 1] = attempt; out[#out + 1] = recs[i]
+        event(ev, 'started', id, attempt)
       end
     end
     if #zargs > 0 then

@@ -1,13 +1,15 @@
 -- Expired leases: the worker died, hung or lost Redis. That lease counted as
 -- an attempt; the job retries after its backoff, or is dead-lettered when its
 -- attempts are used up. `k` is { leased, runs, jobs, errors, dead, delayed },
--- `d` the dedup keys (a dead job frees its key).
+-- `d` the dedup keys (a dead job frees its key), `ev` the call's events
+-- (`lease-expired`, then `retried` or `dead`).
 --!include ready
 --!include record
 --!include errors
 --!include dedup
+--!include events
 
-local function reclaim(k, rq, d, now, rnd, max_errors, aging_ms)
+local function reclaim(k, rq, d, ev, now, rnd, max_errors, aging_ms)
   local expired = redis.call('ZRANGEBYSCORE', k.leased, '-inf', now, 'LIMIT', 0, MAX_MOVE)
   local again = {}
   for _, id in ipairs(expired) do
@@ -21,11 +23,14 @@ local function reclaim(k, rq, d, now, rnd, max_errors, aging_ms)
       push_error(k.errors, id, cmsgpack.pack({
         name = 'LeaseExpired', message = 'lease expired: the worker died, hung or lost its connection',
         attempt = made }), max_errors, now)
+      event(ev, 'lease-expired', id, made)
       if made >= (tonumber(h[REC.ATTEMPTS]) or 1) then
         redis.call('ZADD', k.dead, now, id)
+        event(ev, 'dead', id, made)
         if h[REC.DEDUP_MODE] == 1 then dedup_release(d, h[REC.DEDUP_KEY], id) end
       else
         local delay = record_backoff(h, made, rnd)
+        event(ev, 'retried', id, made)
         if delay > 0 then redis.call('ZADD', k.delayed, now + delay, id) else again[#again + 1] = id end
       end
     end

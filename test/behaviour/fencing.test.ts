@@ -33,6 +33,7 @@ async function snapshot(id: string): Promise<Record<string, unknown>> {
     if (type === 'hash') out[name] = await s.admin.hgetBuffer(key, id);
     else if (type === 'zset') out[name] = await s.admin.zscore(key, id);
     else if (type === 'list') out[name] = await s.admin.lrange(key, 0, -1);
+    else if (type === 'stream') out[name] = await s.admin.xrevrange(key, '+', '-', 'COUNT', 1); // no event written either
     else out[name] = await s.admin.get(key);
   }
   return out;

@@ -18,10 +18,10 @@ import { startPrivateRedis, tempDir, type PrivateRedis } from '../support/privat
 export const KYOO_COMMANDS = [
   // sent by the client
   'eval', 'evalsha', 'incrby', 'blpop', 'multi', 'exec', 'hget', 'hexists', 'zscore', 'zrange',
-  'zcard', 'zcount', 'llen', 'info', 'wait', 'ping', 'quit',
+  'zcard', 'zcount', 'llen', 'info', 'wait', 'ping', 'quit', 'hgetall', 'xread', 'xrange',
   // called from kyoo's Lua scripts (ACLs apply inside scripts too)
   'time', 'hset', 'hsetnx', 'hdel', 'hlen', 'hmget', 'incr', 'lpop', 'lpush', 'lrem', 'rpush',
-  'zadd', 'zpopmin', 'zrangebyscore', 'zrem',
+  'zadd', 'zpopmin', 'zrangebyscore', 'zrem', 'xadd',
 ];
 const PASSWORD = 'kyoo-test-password';
 const ADMIN_PASSWORD = 'admin-test-password';
@@ -102,6 +102,19 @@ async function fullCycle(connection: RedisOptions | Redis, queueConnection: Redi
     await dead2;
     expect((await queue.dead.purge([doomed])).done).toEqual([doomed]);
     expect(await queue.counts()).toMatchObject({ ready: 0, delayed: 0, leased: 0, dead: 0, completed: 1 });
+
+    // schedules: upsert, list, fired by the worker; events: read back in order
+    providerUp = true;
+    const fired = new Promise<void>((resolve) => worker.once('completed', () => resolve()));
+    await queue.schedules.upsert('tick', { everyMs: 200, limit: 1, data: { to: 'schedule@example.com' } });
+    expect((await queue.schedules.list()).map((x) => x.id)).toEqual(['tick']);
+    await fired;
+    const types: string[] = [];
+    for await (const e of queue.events({ from: '0' })) {
+      if (e.jobId === id) types.push(e.type);
+      if (e.type === 'completed' && e.jobId.startsWith('tick@')) break;
+    }
+    expect(types).toEqual(['added', 'started', 'failed', 'retried', 'started', 'failed', 'dead', 'replayed', 'started', 'completed']);
     expect(errors.filter((e) => /NOPERM|NOAUTH|WRONGPASS/.test(e.message))).toEqual([]);
   } finally {
     await worker.close(0);

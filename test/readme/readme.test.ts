@@ -80,6 +80,16 @@ test('schedules example: a cron in a time zone and an interval fired by a worker
   expect(out).toMatch(/^cleanup: 2 runs, ended: true, last job is this one$/m);
 });
 
+test('events example: two jobs told in order, and a cursor to resume from', async () => {
+  const out = await runExample('events');
+  const lines = out.trim().split('\n');
+  expect(lines.filter((l) => l.startsWith('added upload'))).toHaveLength(2);
+  expect(lines.filter((l) => l === 'started upload attempt 1')).toHaveLength(2);
+  expect(lines.filter((l) => l === 'completed upload attempt 1')).toHaveLength(2);
+  expect(lines.indexOf('added upload attempt 0')).toBeLessThan(lines.indexOf('started upload attempt 1'));
+  expect(lines.at(-1)).toBe('resume from the last id');
+});
+
 test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
   // @ts-expect-error: a plain .mjs script without types
   const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };

@@ -7,6 +7,8 @@ export { Schedules } from './schedules.js';
 export type { ScheduleInfo, UpsertResult } from './schedules.js';
 export type { ScheduleSpec, ScheduleJobOptions } from './schedule-spec.js';
 export { Scheduler } from './scheduler.js';
+export { EventsGapError } from './events.js';
+export type { QueueEvent, QueueEventType, EventsOptions } from './events.js';
 export type { SchedulerOptions, SchedulerEvents } from './scheduler.js';
 export { DurabilityError } from './durability.js';
 export type { DurabilityOptions } from './durability.js';

@@ -28,6 +28,7 @@ import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
 import { Schedules } from './schedules.js';
+import { readEvents, resolveEventsOptions, type EventsOptions, type QueueEvent } from './events.js';
 import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
 
 /** Options of a {@link Queue}. */
@@ -249,6 +250,20 @@ export class Queue<T = unknown> {
     checkId('id', id);
     const code = await this.scripts.call(this.redis(), 'remove', { id });
     return code === ResultCode.OK;
+  }
+
+  /**
+   * The queue's events, in order, as an async iterator on a connection of its
+   * own: `for await (const e of queue.events({ from: lastId }))`. Resuming
+   * from an event's `id` misses and repeats nothing; a reader that fell
+   * further behind than the policy's `eventsMaxLen` gets `EventsGapError`.
+   * End it with `break` or `signal`.
+   * @example
+   * for await (const e of queue.events({ signal })) if (e.type === 'dead') alert(e.jobId)
+   */
+  events(options: EventsOptions = {}): AsyncGenerator<QueueEvent> {
+    const resolved = resolveEventsOptions(options);
+    return readEvents(this.redis(), this.keys.events, resolved);
   }
 
   /** Waits for adds under way to be answered, then closes the connection (if the queue opened it). Idempotent. */

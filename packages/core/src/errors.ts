@@ -12,7 +12,8 @@ export type KyooErrorCode =
   | 'JOB_CANCELLED'
   | 'RECORD_VERSION'
   | 'NOT_DURABLE'
-  | 'SCHEDULE_FAILED';
+  | 'SCHEDULE_FAILED'
+  | 'EVENTS_GAP';
 
 /** Base class of every error kyoo throws or emits. */
 export class KyooError extends Error {

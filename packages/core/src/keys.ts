@@ -27,6 +27,7 @@ export const KEY_LAYOUT = [
   { name: 'schedule_state', type: 'hash', holds: 'schedule id → schedule state (msgpack map written by the scripts: revision, paused, runs fired, last occurrence and job, skipped)' },
   { name: 'schedule_next', type: 'zset', holds: 'ids of schedules that will fire (not paused, not ended), scored by their next occurrence ms' },
   { name: 'schedule_wake', type: 'list', holds: 'wake-up token for standalone schedulers blocked on BLPOP (at most one element)' },
+  { name: 'events', type: 'stream', holds: 'job events (added, started, completed, failed, retried, dead, replayed, removed, cancelled, lease-expired): fields `e` event, `j` job id, `a` attempt; trimmed to about the policy\'s eventsMaxLen' },
   { name: 'meta', type: 'hash', holds: 'queue state and policy: `paused`, `list_until`, and the fields of `packages/core/policy.json`' },
   { name: 'wake', type: 'list', holds: 'wake-up token for idle workers blocked on BLPOP (at most one element)' },
   { name: 'ids', type: 'string', holds: 'counter for generated job ids' },

@@ -40,6 +40,7 @@ describe('policyFields', () => {
     ['maxWaiting', 0, 1_000_000_000],
     ['priorityAgingMs', 1, 1_000_000_000],
     ['keepCancelled', 0, 100_000_000],
+    ['eventsMaxLen', 0, 100_000_000],
   ] as const)('%s: accepts %d to %d, refuses one past either end, naming policy.%s', (option, min, max) => {
     expect(policyFields({ [option]: min })).toHaveLength(1);
     expect(policyFields({ [option]: max })).toHaveLength(1);
@@ -71,18 +72,18 @@ describe('policyFields', () => {
 
 describe('readPolicy', () => {
   it('reads the meta fields in POLICY_META_FIELDS order, unset ones as the defaults', () => {
-    expect(POLICY_META_FIELDS).toEqual(['keep_count', 'keep_age_ms', 'keep_cancelled', 'max_errors', 'max_waiting', 'aging_ms']);
-    const defaults = { keepCompletedCount: 0, keepCompletedAgeMs: 0, keepCancelledCount: 1000, maxErrors: 10, maxWaiting: 0, priorityAgingMs: 60_000 };
+    expect(POLICY_META_FIELDS).toEqual(['keep_count', 'keep_age_ms', 'keep_cancelled', 'max_errors', 'max_waiting', 'aging_ms', 'events_max']);
+    const defaults = { keepCompletedCount: 0, keepCompletedAgeMs: 0, keepCancelledCount: 1000, maxErrors: 10, maxWaiting: 0, priorityAgingMs: 60_000, eventsMaxLen: 10_000 };
     expect(readPolicy([null, null, null, null, null, null])).toEqual(defaults);
     expect(readPolicy([])).toEqual(defaults);
     expect(readPolicy(['5', '', null, '3', '250', '100'])).toEqual({ ...defaults, keepCompletedCount: 5, maxErrors: 3, maxWaiting: 250, priorityAgingMs: 100 });
   });
 
   it('reads back what policyFields writes', () => {
-    const fields = policyFields({ keepCompleted: { count: 7, ageMs: 9 }, keepCancelled: 2, maxErrors: 4, maxWaiting: 11, priorityAgingMs: 13 });
+    const fields = policyFields({ keepCompleted: { count: 7, ageMs: 9 }, keepCancelled: 2, maxErrors: 4, maxWaiting: 11, priorityAgingMs: 13, eventsMaxLen: 0 });
     const meta = new Map(fields.map((f) => [f.field, String(f.value)]));
     expect(readPolicy(POLICY_META_FIELDS.map((f) => meta.get(f) ?? null))).toEqual({
-      keepCompletedCount: 7, keepCompletedAgeMs: 9, keepCancelledCount: 2, maxErrors: 4, maxWaiting: 11, priorityAgingMs: 13,
+      keepCompletedCount: 7, keepCompletedAgeMs: 9, keepCancelledCount: 2, maxErrors: 4, maxWaiting: 11, priorityAgingMs: 13, eventsMaxLen: 0,
     });
   });
 });

@@ -33,6 +33,12 @@ export interface QueuePolicy {
    * @defaultValue `60000`
    */
   priorityAgingMs?: number;
+  /**
+   * Length of the queue's events stream (about: it is trimmed with
+   * `MAXLEN ~`), which `queue.events()` reads; 0 writes no events.
+   * @defaultValue `10000`
+   */
+  eventsMaxLen?: number;
 }
 
 /** A queue's policy as Redis holds it, every field set. */
@@ -43,6 +49,7 @@ export interface ResolvedQueuePolicy {
   maxErrors: number;
   maxWaiting: number;
   priorityAgingMs: number;
+  eventsMaxLen: number;
 }
 
 type PolicyOption = keyof ResolvedQueuePolicy;
@@ -51,7 +58,7 @@ const FIELD = Object.fromEntries(POLICY_FIELDS.map((f) => [f.option, f])) as Rec
 /** Validates a policy; returns the `meta` fields to set. Throws {@link InvalidOptionError} naming the option. */
 export function policyFields(policy: unknown): { field: string; value: number }[] {
   const p = checkObject<QueuePolicy>('policy', policy);
-  checkKnownKeys('policy', p, ['keepCompleted', 'keepCancelled', 'maxErrors', 'maxWaiting', 'priorityAgingMs']);
+  checkKnownKeys('policy', p, ['keepCompleted', 'keepCancelled', 'maxErrors', 'maxWaiting', 'priorityAgingMs', 'eventsMaxLen']);
   const out: { field: string; value: number }[] = [];
   const put = (option: PolicyOption, name: string, value: unknown): void => {
     const f = FIELD[option];
@@ -77,6 +84,7 @@ export function policyFields(policy: unknown): { field: string; value: number }[
   if (p.maxErrors !== undefined) put('maxErrors', 'policy.maxErrors', p.maxErrors);
   if (p.maxWaiting !== undefined) put('maxWaiting', 'policy.maxWaiting', p.maxWaiting);
   if (p.priorityAgingMs !== undefined) put('priorityAgingMs', 'policy.priorityAgingMs', p.priorityAgingMs);
+  if (p.eventsMaxLen !== undefined) put('eventsMaxLen', 'policy.eventsMaxLen', p.eventsMaxLen);
   return out;
 }
 
