@@ -80,6 +80,13 @@ test('schedules example: a cron in a time zone and an interval fired by a worker
   expect(out).toMatch(/^cleanup: 2 runs, ended: true, last job is this one$/m);
 });
 
+test('results example: a result, a final error, and the result again after the fact', async () => {
+  const out = await runExample('results');
+  expect(out).toMatch(/^thumbnails done: 5 sizes$/m);
+  expect(out).toMatch(/^failed for good: TypeError: not an image$/m);
+  expect(out).toMatch(/^again, later: 64,128,256,512,1024$/m);
+});
+
 test('events example: two jobs told in order, and a cursor to resume from', async () => {
   const out = await runExample('events');
   const lines = out.trim().split('\n');

@@ -91,7 +91,13 @@ type XReadReply = [string, [string, string[]][]][] | null;
  * nothing, as long as the stream still holds what follows it; when it may not,
  * the iteration throws {@link EventsGapError} instead of skipping silently.
  */
-export async function* readEvents(base: RedisConnection, key: string, options: ReturnType<typeof resolveEventsOptions>): AsyncGenerator<QueueEvent> {
+export async function* readEvents(
+  base: RedisConnection,
+  key: string,
+  options: ReturnType<typeof resolveEventsOptions>,
+  /** Called once the reader has its place in the stream (everything after it will be read). */
+  onReady?: () => void,
+): AsyncGenerator<QueueEvent> {
   const { signal, batch } = options;
   let [last, skip] = splitFrom(options.from);
   const redis = duplicate(base, { maxRetriesPerRequest: null });
@@ -103,6 +109,7 @@ export async function* readEvents(base: RedisConnection, key: string, options: R
       const newest = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
       last = newest[0]?.[0] ?? '0-0';
     }
+    onReady?.();
     let checkGap = last !== '0' && last !== '0-0';
     if (skip >= 0) {
       // resuming inside an entry: the rest of that entry first

@@ -27,6 +27,9 @@ export {
   JobCancelledError,
   RecordVersionError,
   ScheduleError,
+  JobFailedError,
+  JobNotFoundError,
+  WaitTimeoutError,
   ResultCode,
 } from '@kyoo/core';
 export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy } from '@kyoo/core';

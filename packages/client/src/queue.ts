@@ -3,6 +3,7 @@ import {
   DEFAULT_PREFIX,
   InvalidOptionError,
   JOB_DEFAULTS,
+  MAX_DURATION_MS,
   POLICY_META_FIELDS,
   ResultCode,
   Scripts,
@@ -29,6 +30,7 @@ import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
 import { Schedules } from './schedules.js';
 import { readEvents, resolveEventsOptions, type EventsOptions, type QueueEvent } from './events.js';
+import { ResultWaiter } from './results.js';
 import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
 
 /** Options of a {@link Queue}. */
@@ -114,6 +116,7 @@ export class Queue<T = unknown> {
   private readonly defaults: ResolvedDefaults;
   private readonly maxPayloadBytes: number;
   private closed = false;
+  private readonly results: ResultWaiter;
 
   constructor(name: string, options: QueueOptions = {}) {
     const o = checkObject<QueueOptions>('options', options);
@@ -130,6 +133,7 @@ export class Queue<T = unknown> {
     this.dead = new DeadLetters(() => this.redis(), this.keys, this.scripts);
     const queue = { name, prefix: o.prefix ?? DEFAULT_PREFIX, defaults: this.defaults, maxPayloadBytes: this.maxPayloadBytes };
     this.schedules = new Schedules<T>(() => this.redis(), this.keys, this.scripts, queue);
+    this.results = new ResultWaiter(() => this.redis(), this.keys);
   }
 
   /**
@@ -253,6 +257,28 @@ export class Queue<T = unknown> {
   }
 
   /**
+   * Waits for a job's outcome, from any process: resolves with its handler's
+   * return value once it completes (the value as kept by the policy's
+   * `keepCompleted`: without it, a job that completes during the wait
+   * resolves `undefined`, and one that had completed before is gone:
+   * `JobNotFoundError`); rejects with `JobFailedError` (dead-lettered, with
+   * its last error), `JobCancelledError`, `JobNotFoundError` (no such job, or
+   * removed) or, after `timeoutMs`, `WaitTimeoutError` (the job goes on).
+   * Every wait of the queue in this process shares one events reader.
+   * @example
+   * const id = await queue.add({ imageUrl })
+   * const thumbnails = await queue.result(id, { timeoutMs: 30_000 })
+   */
+  async result<R = unknown>(id: string, options: { timeoutMs?: number } = {}): Promise<R> {
+    checkId('id', id);
+    const o = checkObject<{ timeoutMs?: number }>('options', options);
+    checkKnownKeys('options', o, ['timeoutMs']);
+    const timeoutMs = checkInt('timeoutMs', o.timeoutMs ?? 0, 0, MAX_DURATION_MS);
+    this.redis(); // refuses a closed queue
+    return (await this.results.wait(id, timeoutMs)) as R;
+  }
+
+  /**
    * The queue's events, in order, as an async iterator on a connection of its
    * own: `for await (const e of queue.events({ from: lastId }))`. Resuming
    * from an event's `id` misses and repeats nothing; a reader that fell
@@ -270,6 +296,7 @@ export class Queue<T = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.results.close(new ConnectionClosedError(`queue ${this.name}`));
     await this.batcher.settled();
     await release(this.conn);
   }

@@ -13,7 +13,10 @@ export type KyooErrorCode =
   | 'RECORD_VERSION'
   | 'NOT_DURABLE'
   | 'SCHEDULE_FAILED'
-  | 'EVENTS_GAP';
+  | 'EVENTS_GAP'
+  | 'JOB_FAILED'
+  | 'JOB_NOT_FOUND'
+  | 'WAIT_TIMEOUT';
 
 /** Base class of every error kyoo throws or emits. */
 export class KyooError extends Error {
@@ -178,5 +181,33 @@ export class ScheduleError extends KyooError {
     options?: { cause?: unknown },
   ) {
     super('SCHEDULE_FAILED', `schedule ${schedule}: ${message}`, options);
+  }
+}
+
+/** A job that was awaited ended in the dead-letter queue; `lastError` is its final error. */
+export class JobFailedError extends KyooError {
+  override readonly name = 'JobFailedError';
+  constructor(
+    readonly jobId: string,
+    /** The job's last error as recorded (name, message, stack, attempt). */
+    readonly lastError: { name: string; message: string; stack?: string; attempt: number } | undefined,
+  ) {
+    super('JOB_FAILED', `job ${jobId} was dead-lettered: ${lastError ? `${lastError.name}: ${lastError.message}` : 'no error recorded'}`);
+  }
+}
+
+/** No job with that id exists (it never did, or it ended and was not kept, or it was removed). */
+export class JobNotFoundError extends KyooError {
+  override readonly name = 'JobNotFoundError';
+  constructor(readonly jobId: string) {
+    super('JOB_NOT_FOUND', `job ${jobId} does not exist (or it ended and the queue policy did not keep it)`);
+  }
+}
+
+/** A wait for a job's outcome ran out of time; the job itself goes on. */
+export class WaitTimeoutError extends KyooError {
+  override readonly name = 'WaitTimeoutError';
+  constructor(readonly jobId: string, timeoutMs: number) {
+    super('WAIT_TIMEOUT', `job ${jobId} did not finish within ${timeoutMs} ms (it goes on; wait again or look with getJob)`);
   }
 }

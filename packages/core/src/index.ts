@@ -14,6 +14,9 @@ export {
   JobCancelledError,
   RecordVersionError,
   ScheduleError,
+  JobFailedError,
+  JobNotFoundError,
+  WaitTimeoutError,
 } from './errors.js';
 export type { KyooErrorCode } from './errors.js';
 export { ResultCode } from './codes.js';

@@ -1,0 +1,159 @@
+import {
+  JobCancelledError,
+  JobFailedError,
+  JobNotFoundError,
+  WaitTimeoutError,
+  log,
+  setLongTimeout,
+  type LongTimer,
+  type QueueKeys,
+  type RedisConnection,
+} from '@kyoo/core';
+import { readEvents, type QueueEvent } from './events.js';
+import { readJob, type JobInfo } from './job-info.js';
+
+/**
+ * How far before a wait began (ms: clock skew between this host and Redis),
+ * and over how many entries at most, it looks for the end of a job that is gone.
+ */
+const RECENT_MS = 1000;
+const RECENT_ENTRIES = 5000;
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer: LongTimer | undefined;
+}
+
+/**
+ * Waits for job outcomes for one queue in one process: any number of waits
+ * share one events reader (one connection, started on the first wait and
+ * closed when none is left), so no wait polls and none opens a connection.
+ * A wait registers, makes sure the reader has its place in the stream, and
+ * only then looks at the job: an outcome before that place is in the job's
+ * state, one after it arrives as an event. Nothing falls in between.
+ */
+export class ResultWaiter {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private reader: { ac: AbortController; ready: Promise<void>; done: Promise<void> } | undefined;
+
+  constructor(
+    private readonly redis: () => RedisConnection,
+    private readonly keys: QueueKeys,
+  ) {}
+
+  /** Resolves with the job's result; rejects as {@link Queue.result} says. */
+  async wait(id: string, timeoutMs: number): Promise<unknown> {
+    let waiter!: Waiter;
+    const settled = new Promise<unknown>((resolve, reject) => {
+      waiter = { resolve, reject, timer: undefined };
+    });
+    const set = this.waiters.get(id) ?? new Set<Waiter>();
+    set.add(waiter);
+    this.waiters.set(id, set);
+    if (timeoutMs > 0) waiter.timer = setLongTimeout(() => this.settle(id, waiter, new WaitTimeoutError(id, timeoutMs)), timeoutMs);
+    const since = Date.now();
+    try {
+      await this.start().ready;
+      const job = await readJob(this.redis(), this.keys, id);
+      if (job) this.outcome(id, job, waiter);
+      else await this.gone(id, waiter, since);
+    } catch (err) {
+      this.settle(id, waiter, err as Error);
+    }
+    return settled;
+  }
+
+  /**
+   * No such job now: it never existed, or it ended in the moment between
+   * registering and looking (completed and not kept, removed). Its last
+   * events, if any, are among the stream's newest entries.
+   */
+  private async gone(id: string, w: Waiter, since: number): Promise<void> {
+    const recent = (await this.redis().xrevrange(this.keys.events, '+', String(since - RECENT_MS), 'COUNT', RECENT_ENTRIES)) as [string, string[]][];
+    for (const [, fields] of recent) {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      if (f['e'] === 'completed' && (f['j'] ?? '').split('\n').includes(id)) {
+        this.settle(id, w, undefined, undefined); // completed, its result not kept
+        return;
+      }
+    }
+    this.settle(id, w, new JobNotFoundError(id));
+  }
+
+  /** Ends every wait (the queue closes). */
+  close(err: Error): void {
+    for (const [id, set] of this.waiters) for (const w of set) this.settle(id, w, err);
+    this.reader?.ac.abort();
+  }
+
+  /** Settles `w` (or every waiter of the job) from a job's current state, if it has ended. */
+  private outcome(id: string, job: JobInfo, w?: Waiter): void {
+    const targets = w ? [w] : [...(this.waiters.get(id) ?? [])];
+    for (const t of targets) {
+      if (job.state === 'completed') this.settle(id, t, undefined, job.result);
+      else if (job.state === 'dead') this.settle(id, t, new JobFailedError(id, job.lastError));
+      else if (job.state === 'cancelled') this.settle(id, t, new JobCancelledError(id));
+    }
+  }
+
+  private settle(id: string, w: Waiter, err: Error | undefined, value?: unknown): void {
+    const set = this.waiters.get(id);
+    if (!set?.delete(w)) return; // settled already
+    w.timer?.clear();
+    if (set.size === 0) this.waiters.delete(id);
+    if (err) w.reject(err);
+    else w.resolve(value);
+    if (this.waiters.size === 0) this.stop();
+  }
+
+  private start(): NonNullable<ResultWaiter['reader']> {
+    if (this.reader) return this.reader;
+    const ac = new AbortController();
+    let ready!: () => void;
+    const readyP = new Promise<void>((r) => (ready = r));
+    const events = readEvents(this.redis(), this.keys.events, { from: '$', signal: ac.signal, batch: 1000 }, ready);
+    const done = (async () => {
+      try {
+        for await (const e of events) this.onEvent(e);
+      } catch (err) {
+        log.client('result reader: %s', (err as Error).message);
+        // the reader failed (Redis gone for good, or trimmed past): every wait learns of it
+        for (const [id, set] of this.waiters) for (const w of set) this.settle(id, w, err as Error);
+      } finally {
+        ready();
+      }
+    })();
+    this.reader = { ac, ready: readyP, done };
+    void done.finally(() => {
+      if (this.reader?.ac === ac) this.reader = undefined;
+    });
+    return this.reader;
+  }
+
+  private stop(): void {
+    this.reader?.ac.abort();
+    this.reader = undefined;
+  }
+
+  private onEvent(e: QueueEvent): void {
+    if (!this.waiters.has(e.jobId)) return;
+    if (e.type !== 'completed' && e.type !== 'dead' && e.type !== 'cancelled' && e.type !== 'removed') return;
+    if (e.type === 'removed') {
+      for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, new JobNotFoundError(e.jobId));
+      return;
+    }
+    // the result (kept by the policy) and the last error are read from the job
+    readJob(this.redis(), this.keys, e.jobId).then(
+      (job) => {
+        if (job) this.outcome(e.jobId, job);
+        else if (e.type === 'completed') for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, undefined, undefined);
+        else for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, new JobNotFoundError(e.jobId));
+      },
+      (err: Error) => {
+        for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, err);
+      },
+    );
+  }
+}
