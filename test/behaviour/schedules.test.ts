@@ -295,3 +295,19 @@ it('a standalone scheduler fires without running jobs, and wakes for an upsert t
   expect(await occurrenceJobs('soon')).toHaveLength(1);
   expect((await q.counts()).ready).toBe(1);
 });
+
+it("a scheduler's listeners: once fires once, and one that throws does not stop it", async () => {
+  const q = queue();
+  const scheduler = s.track(new Scheduler(s.name, { connection: s.url }));
+  let onces = 0;
+  let fired = 0;
+  scheduler.once('fired', () => void onces++);
+  scheduler.on('fired', (n) => {
+    fired += n;
+    throw new Error('a listener of yours');
+  });
+  await q.schedules.upsert('twice', { everyMs: 200, limit: 2 });
+  await waitFor(async () => (await q.schedules.get('twice'))!.ended, 5000, 'both occurrences to fire');
+  await waitFor(() => fired === 2, 5000, "the second 'fired' event");
+  expect(onces).toBe(1);
+});

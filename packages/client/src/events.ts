@@ -114,7 +114,7 @@ export async function* readEvents(
     if (skip >= 0) {
       // resuming inside an entry: the rest of that entry first
       const [entry] = (await redis.xrange(key, last, last)) as [string, string[]][];
-      if (entry) for (const e of expand(entry[0], entry[1])) if (index(e) > skip) yield e;
+      if (entry) for (const e of entryEvents(entry[0], entry[1])) if (index(e) > skip) yield e;
     }
     while (!signal?.aborted) {
       if (checkGap) {
@@ -126,7 +126,7 @@ export async function* readEvents(
       const entries = reply?.[0]?.[1] ?? [];
       for (const [id, fields] of entries) {
         last = id;
-        for (const e of expand(id, fields)) {
+        for (const e of entryEvents(id, fields)) {
           yield e;
           if (signal?.aborted) return;
         }
@@ -161,7 +161,7 @@ function index(e: QueueEvent): number {
 }
 
 /** The events of one stream entry (see lua/includes/events.lua). */
-function expand(id: string, fields: string[]): QueueEvent[] {
+export function entryEvents(id: string, fields: string[]): QueueEvent[] {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
   const type = f['e'] as QueueEventType;

@@ -1,4 +1,5 @@
 import { decodeData, decodeErrors, decodeRecord, type JobError, type QueueKeys, type RedisConnection } from '@kyoo/core';
+import { execValues } from './exec.js';
 
 /** Where a job is in its life. */
 export type JobState = 'ready' | 'delayed' | 'leased' | 'completed' | 'dead' | 'cancelled';
@@ -33,7 +34,7 @@ export interface JobInfo<T = unknown, R = unknown> {
 
 /** Reads one job atomically (MULTI); `null` when no such job exists. */
 export async function readJob(redis: RedisConnection, keys: QueueKeys, id: string): Promise<JobInfo | null> {
-  const res = await redis
+  const v = await execValues(redis
     .multi()
     .hgetBuffer(keys.jobs, id)
     .zscore(keys.leased, id)
@@ -43,13 +44,7 @@ export async function readJob(redis: RedisConnection, keys: QueueKeys, id: strin
     .zscore(keys.cancelled, id)
     .hget(keys.runs, id)
     .hgetBuffer(keys.errors, id)
-    .hgetBuffer(keys.results, id)
-    .exec();
-  if (!res) return null;
-  const v = res.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
+    .hgetBuffer(keys.results, id));
   const raw = v[0] as Buffer | null;
   if (!raw) return null;
   const [leased, delayed, dead, done, cancelled] = (v.slice(1, 6) as (string | null)[]).map((s) => (s === null ? null : Number(s)));

@@ -25,6 +25,7 @@ import {
   type RedisConnection,
 } from '@kyoo/core';
 import { AddBatcher } from './add-batcher.js';
+import { execValues } from './exec.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
@@ -189,12 +190,9 @@ export class Queue<T = unknown> {
   /** Counts of jobs in every state, read atomically. */
   async counts(): Promise<QueueCounts> {
     const k = this.keys;
-    const res = await this.redis().multi().llen(k.ready).zcard(k.prio).zcard(k.delayed).zcount(k.leased, '-inf', '(inf')
-      .zcard(k.dead).zcard(k.done).zcard(k.cancelled).hexists(k.meta, 'paused').exec();
-    const n = (res ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return Number(v);
-    });
+    const multi = this.redis().multi().llen(k.ready).zcard(k.prio).zcard(k.delayed).zcount(k.leased, '-inf', '(inf')
+      .zcard(k.dead).zcard(k.done).zcard(k.cancelled).hexists(k.meta, 'paused');
+    const n = (await execValues(multi)).map(Number);
     return { ready: n[0]! + n[1]!, delayed: n[2]!, leased: n[3]!, dead: n[4]!, completed: n[5]!, cancelled: n[6]!, paused: n[7] === 1 };
   }
 

@@ -9,7 +9,7 @@ import {
   type QueueKeys,
   type RedisConnection,
 } from '@kyoo/core';
-import { readEvents, type QueueEvent } from './events.js';
+import { entryEvents, readEvents, type QueueEvent } from './events.js';
 import { readJob, type JobInfo } from './job-info.js';
 
 /**
@@ -71,20 +71,15 @@ export class ResultWaiter {
    */
   private async gone(id: string, w: Waiter, since: number): Promise<void> {
     const recent = (await this.redis().xrevrange(this.keys.events, '+', String(since - RECENT_MS), 'COUNT', RECENT_ENTRIES)) as [string, string[]][];
-    for (const [, fields] of recent) {
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      if (f['e'] === 'completed' && (f['j'] ?? '').split('\n').includes(id)) {
-        this.settle(id, w, undefined, undefined); // completed, its result not kept
-        return;
-      }
-    }
-    this.settle(id, w, new JobNotFoundError(id));
+    const completed = recent.some(([entry, fields]) => entryEvents(entry, fields).some((e) => e.type === 'completed' && e.jobId === id));
+    // completed, its result not kept: undefined; else there is no such job
+    if (completed) this.settle(id, w, undefined, undefined);
+    else this.settle(id, w, new JobNotFoundError(id));
   }
 
   /** Ends every wait (the queue closes). */
   close(err: Error): void {
-    for (const [id, set] of this.waiters) for (const w of set) this.settle(id, w, err);
+    for (const id of [...this.waiters.keys()]) this.settleAll(id, err);
     this.reader?.ac.abort();
   }
 
@@ -108,6 +103,11 @@ export class ResultWaiter {
     if (this.waiters.size === 0) this.stop();
   }
 
+  /** Settles every wait for job `id` alike. */
+  private settleAll(id: string, err: Error | undefined, value?: unknown): void {
+    for (const w of [...(this.waiters.get(id) ?? [])]) this.settle(id, w, err, value);
+  }
+
   private start(): NonNullable<ResultWaiter['reader']> {
     if (this.reader) return this.reader;
     const ac = new AbortController();
@@ -120,7 +120,7 @@ export class ResultWaiter {
       } catch (err) {
         log.client('result reader: %s', (err as Error).message);
         // the reader failed (Redis gone for good, or trimmed past): every wait learns of it
-        for (const [id, set] of this.waiters) for (const w of set) this.settle(id, w, err as Error);
+        for (const id of [...this.waiters.keys()]) this.settleAll(id, err as Error);
       } finally {
         ready();
       }
@@ -141,19 +141,17 @@ export class ResultWaiter {
     if (!this.waiters.has(e.jobId)) return;
     if (e.type !== 'completed' && e.type !== 'dead' && e.type !== 'cancelled' && e.type !== 'removed') return;
     if (e.type === 'removed') {
-      for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, new JobNotFoundError(e.jobId));
+      this.settleAll(e.jobId, new JobNotFoundError(e.jobId));
       return;
     }
     // the result (kept by the policy) and the last error are read from the job
     readJob(this.redis(), this.keys, e.jobId).then(
       (job) => {
         if (job) this.outcome(e.jobId, job);
-        else if (e.type === 'completed') for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, undefined, undefined);
-        else for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, new JobNotFoundError(e.jobId));
+        else if (e.type === 'completed') this.settleAll(e.jobId, undefined, undefined); // its result not kept
+        else this.settleAll(e.jobId, new JobNotFoundError(e.jobId));
       },
-      (err: Error) => {
-        for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.settle(e.jobId, w, err);
-      },
+      (err: Error) => this.settleAll(e.jobId, err),
     );
   }
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   DEFAULT_PREFIX,
   ListenerError,
+  Listeners,
   ScheduleFirer,
   Scripts,
   checkInt,
@@ -64,6 +65,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private timer: LongTimer | undefined;
   private wakeUp: (() => void) | undefined;
   private readonly done: Promise<void>;
+  private readonly listeners_ = new Listeners(this);
 
   constructor(queue: string, options: SchedulerOptions = {}) {
     super();
@@ -144,14 +146,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (this.listenerCount('error') > 0) this.emitSafe('error', err);
   }
 
+  /** Calls listeners each on its own: one that throws (or rejects) is logged, and the scheduler carries on. */
   private emitSafe<E extends keyof SchedulerEvents>(event: E, ...args: SchedulerEvents[E]): void {
-    for (const l of this.listeners(event) as ((...a: SchedulerEvents[E]) => unknown)[]) {
-      try {
-        const r = l.apply(this, args);
-        if (r instanceof Promise) r.catch((e: unknown) => log.schedules('%s: %s', this.name, new ListenerError(event, e).message));
-      } catch (e) {
-        log.schedules('%s: %s', this.name, new ListenerError(event, e).message);
-      }
-    }
+    this.listeners_.call(event, args, (thrown) => log.schedules('%s: %s', this.name, new ListenerError(event, thrown).message));
   }
 }

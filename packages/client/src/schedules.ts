@@ -14,6 +14,7 @@ import {
   type Scripts,
   type StoredSpec,
 } from '@kyoo/core';
+import { execValues } from './exec.js';
 import type { ResolvedDefaults } from './job-options.js';
 import { checkScheduleId, resolveSpec, type ScheduleSpec } from './schedule-spec.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
@@ -108,22 +109,16 @@ export class Schedules<T = unknown> {
   /** One schedule, or `null` when there is none with that id. */
   async get(id: string): Promise<ScheduleInfo<T> | null> {
     checkScheduleId(id);
-    const res = await this.redis().multi().hgetBuffer(this.keys.schedules, id).hgetBuffer(this.keys.schedule_state, id).zscore(this.keys.schedule_next, id).exec();
-    const [spec, state, next] = (res ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v;
-    }) as [Buffer | null, Buffer | null, string | null];
+    const multi = this.redis().multi().hgetBuffer(this.keys.schedules, id).hgetBuffer(this.keys.schedule_state, id).zscore(this.keys.schedule_next, id);
+    const [spec, state, next] = (await execValues(multi)) as [Buffer | null, Buffer | null, string | null];
     if (!spec || !state) return null;
     return info(id, spec, state, next);
   }
 
   /** Every schedule of the queue, by id. */
   async list(): Promise<ScheduleInfo<T>[]> {
-    const res = await this.redis().multi().hgetallBuffer(this.keys.schedules).hgetallBuffer(this.keys.schedule_state).zrange(this.keys.schedule_next, 0, -1, 'WITHSCORES').exec();
-    const [specs, states, nexts] = (res ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v;
-    }) as [Record<string, Buffer>, Record<string, Buffer>, string[]];
+    const multi = this.redis().multi().hgetallBuffer(this.keys.schedules).hgetallBuffer(this.keys.schedule_state).zrange(this.keys.schedule_next, 0, -1, 'WITHSCORES');
+    const [specs, states, nexts] = (await execValues(multi)) as [Record<string, Buffer>, Record<string, Buffer>, string[]];
     const next = new Map<string, string>();
     for (let i = 0; i + 1 < nexts.length; i += 2) next.set(nexts[i]!, nexts[i + 1]!);
     const out: ScheduleInfo<T>[] = [];
@@ -153,11 +148,8 @@ export class Schedules<T = unknown> {
   async resume(id: string): Promise<boolean> {
     checkScheduleId(id);
     for (let tries = 0; ; tries++) {
-      const res = await this.redis().multi().hgetBuffer(this.keys.schedules, id).hgetBuffer(this.keys.schedule_state, id).exec();
-      const [spec, state] = (res ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v;
-      }) as [Buffer | null, Buffer | null];
+      const multi = this.redis().multi().hgetBuffer(this.keys.schedules, id).hgetBuffer(this.keys.schedule_state, id);
+      const [spec, state] = (await execValues(multi)) as [Buffer | null, Buffer | null];
       if (!spec || !state) return false;
       const s = decodeSpec(spec);
       const now = await this.now();

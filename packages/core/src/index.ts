@@ -48,6 +48,7 @@ export {
 } from './options.js';
 export type { BackoffOptions, ResolvedBackoff } from './options.js';
 export { log, short } from './log.js';
+export { Listeners } from './listeners.js';
 export { setLongTimeout, MAX_TIMER_MS } from './timers.js';
 export type { LongTimer } from './timers.js';
 export { policyFields, readPolicy, POLICY_META_FIELDS } from './policy.js';

@@ -3,6 +3,7 @@ import {
   InvalidOptionError,
   LeaseLostError,
   ListenerError,
+  Listeners,
   MAX_DURATION_MS,
   RECORD_VERSION,
   RecordVersionError,
@@ -27,7 +28,6 @@ import {
 import type { Handler, Job } from './job.js';
 import { Heartbeat } from './heartbeat.js';
 import { LeaseLoop } from './lease-loop.js';
-import { Listeners } from './listeners.js';
 import { ScheduleTicker } from './schedule-ticker.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { LeaseRegistry, type InFlight } from './registry.js';
