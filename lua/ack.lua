@@ -19,6 +19,7 @@
 -- KEYS[16] dedup_exp   zset
 -- KEYS[17] schedule_next zset  schedules by next occurrence (see includes/lease.lua)
 -- KEYS[18] events      stream `completed` per job acked (then as lease.lua for the next batch)
+-- KEYS[19] progress    hash   progress reports, deleted with the job
 --
 -- ARGV[1] n         int     jobs to lease after acking (0 = none)
 -- ARGV[2] lease_ms  int
@@ -92,6 +93,7 @@ if m > 0 then
       redis.call('HDEL', K.runs, unpack(acked))
       -- most jobs never failed: skip the error cleanup when no job has errors
       if redis.call('HLEN', K.errors) > 0 then redis.call('HDEL', K.errors, unpack(acked)) end
+      if redis.call('HLEN', K.progress) > 0 then redis.call('HDEL', K.progress, unpack(acked)) end
       ready_forget(K.priorities, acked)
     end
   end
@@ -115,6 +117,7 @@ if m > 0 then
       redis.call('HDEL', K.results, unpack(drop))
       redis.call('HDEL', K.runs, unpack(drop))
       redis.call('HDEL', K.errors, unpack(drop))
+      redis.call('HDEL', K.progress, unpack(drop))
       ready_forget(K.priorities, drop)
     end
   end

@@ -17,6 +17,7 @@
 -- KEYS[11] dedup       hash   a cancelled job frees its dedup key
 -- KEYS[12] dedup_exp   zset
 -- KEYS[13] events      stream `cancelled`
+-- KEYS[14] progress    hash   progress reports, deleted with the job
 --
 -- ARGV[1] id  string
 --
@@ -64,6 +65,7 @@ if over > 0 then
   redis.call('HDEL', K.jobs, unpack(drop))
   redis.call('HDEL', K.runs, unpack(drop))
   redis.call('HDEL', K.errors, unpack(drop))
+  redis.call('HDEL', K.progress, unpack(drop))
   ready_forget(K.priorities, drop)
 end
 return code

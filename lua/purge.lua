@@ -5,6 +5,7 @@
 -- KEYS[3] runs        hash
 -- KEYS[4] errors      hash
 -- KEYS[5] priorities  hash
+-- KEYS[6] progress    hash
 --
 -- ARGV[1..] ids  {id: string}  at most ~1000 per call (the client pages)
 --
@@ -20,6 +21,7 @@ for i = 1, A.ids_n do
     redis.call('HDEL', K.jobs, id)
     redis.call('HDEL', K.runs, id)
     redis.call('HDEL', K.errors, id)
+    redis.call('HDEL', K.progress, id)
     ready_forget(K.priorities, { id })
     codes[i] = CODE.OK
   elseif redis.call('HEXISTS', K.jobs, id) == 1 then

@@ -17,6 +17,7 @@
 -- KEYS[14] dedup       hash
 -- KEYS[15] dedup_exp   zset
 -- KEYS[16] events      stream `removed`
+-- KEYS[17] progress    hash
 --
 -- ARGV[1] id  string
 --
@@ -46,6 +47,7 @@ redis.call('ZREM', K.cancelled, id)
 redis.call('HDEL', K.runs, id)
 redis.call('HDEL', K.errors, id)
 redis.call('HDEL', K.results, id)
+redis.call('HDEL', K.progress, id)
 local ev = events_new(K.events, read_policy(K.meta).events_max)
 event(ev, 'removed', id, made)
 events_flush(ev)

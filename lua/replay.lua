@@ -1,5 +1,5 @@
 -- replay: move dead-lettered jobs back to ready with their attempts reset (and
--- their error history cleared), at their priority, for an operator once the
+-- their error history and progress cleared), at their priority, for an operator once the
 -- cause is fixed.
 --
 -- KEYS[1] dead        zset
@@ -12,6 +12,7 @@
 -- KEYS[8] wake        list
 -- KEYS[9] jobs        hash
 -- KEYS[10] events     stream `replayed`
+-- KEYS[11] progress   hash   a replayed job starts with no progress, as with no errors
 --
 -- ARGV[1..] ids  {id: string}  at most ~1000 per call (the client pages)
 --
@@ -32,6 +33,7 @@ for i = 1, A.ids_n do
   if redis.call('ZREM', K.dead, id) == 1 then
     redis.call('HDEL', K.runs, id)
     redis.call('HDEL', K.errors, id)
+    redis.call('HDEL', K.progress, id)
     back[#back + 1] = id
     event(ev, 'replayed', id, 0)
     codes[i] = CODE.OK

@@ -87,6 +87,12 @@ test('results example: a result, a final error, and the result again after the f
   expect(out).toMatch(/^again, later: 64,128,256,512,1024$/m);
 });
 
+test('progress example: each report reaches the waiting producer, then the result', async () => {
+  const out = await runExample('progress');
+  // the first report may come before the wait has its place in the stream: then it is read from the job
+  expect(out).toMatch(/^(import at 1\/3 \(attempt 1\)\n)?(import at 2\/3 \(attempt 1\)\n)?import at 3\/3 \(attempt 1\)\nimported\n$/);
+});
+
 test('events example: two jobs told in order, and a cursor to resume from', async () => {
   const out = await runExample('events');
   const lines = out.trim().split('\n');

@@ -1,9 +1,10 @@
-import { KyooError, checkInt, checkKnownKeys, checkObject, duplicate, InvalidOptionError, type RedisConnection } from '@kyoo/core';
+import { KyooError, type JsonValue, checkInt, checkKnownKeys, checkObject, duplicate, InvalidOptionError, type RedisConnection } from '@kyoo/core';
 
 /** What happened to a job (the events stream's `e` field). */
 export type QueueEventType =
   | 'added'
   | 'started'
+  | 'progress'
   | 'completed'
   | 'failed'
   | 'retried'
@@ -27,6 +28,8 @@ export interface QueueEvent {
   attempt: number;
   /** When it happened (ms since epoch, Redis clock: the entry id's time). */
   at: number;
+  /** For `progress`: the value the handler reported. */
+  progress?: JsonValue;
 }
 
 /** Options of {@link Queue.events}. */
@@ -168,5 +171,14 @@ export function entryEvents(id: string, fields: string[]): QueueEvent[] {
   const ids = (f['j'] ?? '').split('\n');
   const attempts = (f['a'] ?? '').split(',');
   const at = Number(id.split('-')[0]);
-  return ids.map((jobId, i) => ({ id: `${id}/${i}`, type, jobId, attempt: Number(attempts[i] ?? 0), at }));
+  const events: QueueEvent[] = ids.map((jobId, i) => ({ id: `${id}/${i}`, type, jobId, attempt: Number(attempts[i] ?? 0), at }));
+  if (f['p'] !== undefined) {
+    // a progress entry holds one job's report (lua/progress.lua)
+    try {
+      events[0]!.progress = JSON.parse(f['p']) as JsonValue;
+    } catch {
+      // not JSON: not written by kyoo; the event stays, without its value
+    }
+  }
+  return events;
 }

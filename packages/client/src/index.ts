@@ -9,6 +9,7 @@ export type { ScheduleSpec, ScheduleJobOptions } from './schedule-spec.js';
 export { Scheduler } from './scheduler.js';
 export { EventsGapError } from './events.js';
 export type { QueueEvent, QueueEventType, EventsOptions } from './events.js';
+export type { ResultOptions } from './results.js';
 export type { SchedulerOptions, SchedulerEvents } from './scheduler.js';
 export { DurabilityError } from './durability.js';
 export type { DurabilityOptions } from './durability.js';
@@ -32,4 +33,4 @@ export {
   WaitTimeoutError,
   ResultCode,
 } from '@kyoo/core';
-export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy } from '@kyoo/core';
+export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy, JsonValue, JobProgress } from '@kyoo/core';

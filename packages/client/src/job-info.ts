@@ -1,4 +1,4 @@
-import { decodeData, decodeErrors, decodeRecord, type JobError, type QueueKeys, type RedisConnection } from '@kyoo/core';
+import { decodeData, decodeErrors, decodeProgress, decodeRecord, type JobError, type JobProgress, type QueueKeys, type RedisConnection } from '@kyoo/core';
 import { execValues } from './exec.js';
 
 /** Where a job is in its life. */
@@ -28,6 +28,8 @@ export interface JobInfo<T = unknown, R = unknown> {
   priority: number;
   /** For the job of a schedule's occurrence: the schedule's id and the occurrence (ms since epoch). */
   schedule?: { id: string; occurrence: number };
+  /** The latest progress a run reported (`job.progress(value)`), kept until the job is deleted or replayed. */
+  progress?: JobProgress;
   /** Run-at time of a delayed job, lease deadline of a leased one, time of death or completion (ms, Redis clock). */
   stateSince?: number;
 }
@@ -44,7 +46,8 @@ export async function readJob(redis: RedisConnection, keys: QueueKeys, id: strin
     .zscore(keys.cancelled, id)
     .hget(keys.runs, id)
     .hgetBuffer(keys.errors, id)
-    .hgetBuffer(keys.results, id));
+    .hgetBuffer(keys.results, id)
+    .hget(keys.progress, id));
   const raw = v[0] as Buffer | null;
   if (!raw) return null;
   const [leased, delayed, dead, done, cancelled] = (v.slice(1, 6) as (string | null)[]).map((s) => (s === null ? null : Number(s)));
@@ -61,6 +64,8 @@ export async function readJob(redis: RedisConnection, keys: QueueKeys, id: strin
   if (since !== null) info.stateSince = Math.floor(since);
   const last = errors[errors.length - 1];
   if (last) info.lastError = last;
+  const progress = decodeProgress(v[9] as string | null);
+  if (progress) info.progress = progress;
   try {
     const record = decodeRecord(raw);
     info.attempts = record.attempts;

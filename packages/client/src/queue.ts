@@ -31,7 +31,7 @@ import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
 import { Schedules } from './schedules.js';
 import { readEvents, resolveEventsOptions, type EventsOptions, type QueueEvent } from './events.js';
-import { ResultWaiter } from './results.js';
+import { ResultWaiter, type ResultOptions } from './results.js';
 import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
 
 /** Options of a {@link Queue}. */
@@ -263,17 +263,21 @@ export class Queue<T = unknown> {
    * its last error), `JobCancelledError`, `JobNotFoundError` (no such job, or
    * removed) or, after `timeoutMs`, `WaitTimeoutError` (the job goes on).
    * Every wait of the queue in this process shares one events reader.
+   * `onProgress` hears the job's progress reports while it waits (first the
+   * latest one already made, if the job is running), in order; a listener
+   * that throws is logged and ignored.
    * @example
    * const id = await queue.add({ imageUrl })
-   * const thumbnails = await queue.result(id, { timeoutMs: 30_000 })
+   * const thumbnails = await queue.result(id, { timeoutMs: 30_000, onProgress: (p) => show(p.value) })
    */
-  async result<R = unknown>(id: string, options: { timeoutMs?: number } = {}): Promise<R> {
+  async result<R = unknown>(id: string, options: ResultOptions = {}): Promise<R> {
     checkId('id', id);
-    const o = checkObject<{ timeoutMs?: number }>('options', options);
-    checkKnownKeys('options', o, ['timeoutMs']);
+    const o = checkObject<ResultOptions>('options', options);
+    checkKnownKeys('options', o, ['timeoutMs', 'onProgress']);
     const timeoutMs = checkInt('timeoutMs', o.timeoutMs ?? 0, 0, MAX_DURATION_MS);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InvalidOptionError('onProgress', 'expected a function (progress) => void');
     this.redis(); // refuses a closed queue
-    return (await this.results.wait(id, timeoutMs)) as R;
+    return (await this.results.wait(id, timeoutMs, o.onProgress)) as R;
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   WaitTimeoutError,
   log,
   setLongTimeout,
+  type JobProgress,
   type LongTimer,
   type QueueKeys,
   type RedisConnection,
@@ -19,10 +20,21 @@ import { readJob, type JobInfo } from './job-info.js';
 const RECENT_MS = 1000;
 const RECENT_ENTRIES = 5000;
 
+/** Options of {@link Queue.result}. */
+export interface ResultOptions {
+  /** Gives up after this many ms with `WaitTimeoutError` (the job goes on); 0 = wait as long as it takes. @defaultValue `0` */
+  timeoutMs?: number;
+  /** Hears the job's progress reports while the wait lasts. */
+  onProgress?: (progress: JobProgress) => void;
+}
+
 interface Waiter {
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer: LongTimer | undefined;
+  onProgress: ((progress: JobProgress) => void) | undefined;
+  /** The newest report handed to onProgress: older ones (read late) and the same one again are not handed on. */
+  seen: JobProgress | undefined;
 }
 
 /**
@@ -43,10 +55,10 @@ export class ResultWaiter {
   ) {}
 
   /** Resolves with the job's result; rejects as {@link Queue.result} says. */
-  async wait(id: string, timeoutMs: number): Promise<unknown> {
+  async wait(id: string, timeoutMs: number, onProgress?: (progress: JobProgress) => void): Promise<unknown> {
     let waiter!: Waiter;
     const settled = new Promise<unknown>((resolve, reject) => {
-      waiter = { resolve, reject, timer: undefined };
+      waiter = { resolve, reject, timer: undefined, onProgress, seen: undefined };
     });
     const set = this.waiters.get(id) ?? new Set<Waiter>();
     set.add(waiter);
@@ -56,6 +68,7 @@ export class ResultWaiter {
     try {
       await this.start().ready;
       const job = await readJob(this.redis(), this.keys, id);
+      if (job?.progress && (job.state === 'leased' || job.state === 'ready' || job.state === 'delayed')) this.progress(waiter, job.progress);
       if (job) this.outcome(id, job, waiter);
       else await this.gone(id, waiter, since);
     } catch (err) {
@@ -137,8 +150,29 @@ export class ResultWaiter {
     this.reader = undefined;
   }
 
+  /** Hands a report to a waiter's onProgress, unless it has seen a newer one. */
+  private progress(w: Waiter, p: JobProgress): void {
+    if (!w.onProgress) return;
+    const seen = w.seen;
+    if (seen && (p.attempt < seen.attempt || (p.attempt === seen.attempt && p.at < seen.at))) return;
+    // the report the wait read from the job, arriving again as an event
+    if (seen && p.attempt === seen.attempt && p.at === seen.at && JSON.stringify(p.value) === JSON.stringify(seen.value)) return;
+    w.seen = p;
+    try {
+      w.onProgress(p);
+    } catch (err) {
+      log.client('an onProgress listener threw: %s', (err as Error)?.message ?? String(err));
+    }
+  }
+
   private onEvent(e: QueueEvent): void {
     if (!this.waiters.has(e.jobId)) return;
+    if (e.type === 'progress') {
+      if (e.progress === undefined) return;
+      const p: JobProgress = { value: e.progress, attempt: e.attempt, at: e.at };
+      for (const w of [...(this.waiters.get(e.jobId) ?? [])]) this.progress(w, p);
+      return;
+    }
     if (e.type !== 'completed' && e.type !== 'dead' && e.type !== 'cancelled' && e.type !== 'removed') return;
     if (e.type === 'removed') {
       this.settleAll(e.jobId, new JobNotFoundError(e.jobId));

@@ -53,3 +53,5 @@ export { setLongTimeout, MAX_TIMER_MS } from './timers.js';
 export type { LongTimer } from './timers.js';
 export { policyFields, readPolicy, POLICY_META_FIELDS } from './policy.js';
 export type { QueuePolicy, ResolvedQueuePolicy } from './policy.js';
+export { encodeProgress, decodeProgress, MAX_PROGRESS_BYTES } from './progress.js';
+export type { JsonValue, JobProgress } from './progress.js';

@@ -1,3 +1,5 @@
+import type { JsonValue } from '@kyoo/core';
+
 /**
  * A job as the handler sees it.
  * @example
@@ -21,6 +23,21 @@ export interface Job<T = unknown> {
   readonly priority: number;
   /** For the job of a schedule's occurrence: the schedule's id and the occurrence (ms since epoch). */
   readonly schedule?: { readonly id: string; readonly occurrence: number };
+  /**
+   * Reports how far the run is: a number or a small object of JSON values (at
+   * most 4 KB as JSON). It is kept as the job's latest progress (`getJob`),
+   * written to the events stream, and handed to producers waiting with
+   * `queue.result(id, { onProgress })`. Resolves `true` once written, `false`
+   * when this run no longer holds the job (it was cancelled, or its lease was
+   * lost), so nothing was written; rejects with `InvalidOptionError` for a
+   * value JSON would not carry exactly, and with the Redis error when Redis
+   * cannot be reached. While one report is on its way, later ones wait and
+   * only the newest of them is sent: a handler may report as often as it
+   * likes at the cost of at most one call in flight per job.
+   * @example
+   * await job.progress({ done: 3, of: 5 })
+   */
+  progress(value: JsonValue): Promise<boolean>;
 }
 
 /**

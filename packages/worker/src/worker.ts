@@ -31,6 +31,7 @@ import { LeaseLoop } from './lease-loop.js';
 import { ScheduleTicker } from './schedule-ticker.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { LeaseRegistry, type InFlight } from './registry.js';
+import { ProgressReporter, RunningJob } from './progress.js';
 import { runHandler } from './run-handler.js';
 import { Settler } from './settle.js';
 
@@ -82,6 +83,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly settler: Settler;
   private readonly heartbeat: Heartbeat;
   private readonly ticker: ScheduleTicker;
+  private readonly reporter: ProgressReporter;
   private closing: Promise<void> | undefined;
   private readonly listeners_ = new Listeners(this);
 
@@ -135,6 +137,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       running: () => this.isRunning(),
       slotFreed: () => this.loop.schedule(),
     });
+    this.reporter = new ProgressReporter(this.registry, (args) => scripts.call(redis, 'progress', args));
     this.heartbeat = new Heartbeat({
       registry: this.registry,
       heartbeatMs: this.opts.heartbeatMs,
@@ -208,11 +211,11 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         this.settler.track(this.settler.release([entry], NEWER_RECORD_DELAY_MS).finally(() => this.registry.delete(entry)));
         return;
       }
-      job = { id, data: decodeData(record.payload, 'job payload') as T, attempt, attempts: record.attempts, createdAt: record.createdAt, priority: record.priority };
-      if (record.schedule) job = { ...job, schedule: { id: record.schedule, occurrence: record.occurrence } };
+      const schedule = record.schedule ? { id: record.schedule, occurrence: record.occurrence } : undefined;
+      job = new RunningJob(id, decodeData(record.payload, 'job payload') as T, attempt, record.attempts, record.createdAt, record.priority, schedule, entry, this.reporter);
     } catch (err) {
       // retrying cannot make bytes decodable: straight to the dead-letter queue
-      void this.settler.fail(entry, { id, data: undefined, attempt, attempts: attempt, createdAt: 0, priority: 0 }, err, true);
+      void this.settler.fail(entry, new RunningJob(id, undefined, attempt, attempt, 0, 0, undefined, entry, this.reporter), err, true);
       return;
     }
     entry.record = record;
