@@ -7,11 +7,15 @@
 //   -- KEYS[1] jobs      hash    what it holds
 //   -- ARGV[1] lease_ms  int     what it means (types: int, float, string, bytes, bool)
 //   -- ARGV[4..] acks    {id: string, token: string, result: bytes}  a repeated group, to the end
+//   -- KEYS[4..] subs    {jobs, ready, events}  a repeated group of another queue's keys, to the end
 //   -- Reply: ack        how the reply is parsed (a parser in packages/core/src/replies.ts)
 //
 // The build prepends `local K = {...}` (keys by name) and `local A = {...}`
 // (scalar arguments by name, numbers converted), and for a group a function
-// `acks(i)` returning the i-th entry's fields plus `A.acks_n`, its length.
+// `acks(i)` returning the i-th entry's fields plus `A.acks_n`, its length; for
+// a key group a function `subs(i)` returning the i-th queue's keys by name
+// ({ jobs = ..., ready = ... }) plus `K.subs_n`, the number of queues (the
+// caller passes one queue's keys per entry, by the names of the key module).
 // Scripts read keys and arguments only through K, A and group functions; the
 // build fails when a script uses a key or argument its header does not declare,
 // declares one it never uses, or reads KEYS[...] / ARGV[...] directly, and
@@ -51,11 +55,20 @@ export function parseHeader(file, source) {
   const keys = [];
   const args = [];
   let group = null;
+  let keyGroup = null;
   let reply = null;
   for (const line of source.split('\n')) {
     if (!line.startsWith('--')) break;
-    let m = /^-- KEYS\[(\d+)\]\s+(\w+)\s+(\w+)/.exec(line);
+    let m = /^-- KEYS\[(\d+)\.\.\]\s+(\w+)\s+\{([^}]*)\}/.exec(line);
     if (m) {
+      if (Number(m[1]) !== keys.length + 1) throw new Error(`${file}: KEYS[${m[1]}..] out of order in the header`);
+      keyGroup = { name: m[2], from: keys.length + 1, fields: m[3].split(',').map((f) => f.trim()) };
+      if (keyGroup.fields.some((f) => !/^\w+$/.test(f))) throw new Error(`${file}: cannot read key group {${m[3]}} (want key names)`);
+      continue;
+    }
+    m = /^-- KEYS\[(\d+)\]\s+(\w+)\s+(\w+)/.exec(line);
+    if (m) {
+      if (keyGroup) throw new Error(`${file}: KEYS[${m[1]}] comes after the key group ${keyGroup.name}`);
       if (Number(m[1]) !== keys.length + 1) throw new Error(`${file}: KEYS[${m[1]}] out of order in the header`);
       keys.push({ name: m[2], type: m[3] });
       continue;
@@ -84,7 +97,7 @@ export function parseHeader(file, source) {
   }
   if (keys.length === 0) throw new Error(`${file}: the header lists no KEYS`);
   if (!reply) throw new Error(`${file}: the header has no "-- Reply: <parser>" line`);
-  return { keys, args, group, reply };
+  return { keys, args, group, keyGroup, reply };
 }
 
 /** Code lines of a Lua text, without comments (so headers and prose do not count as uses). */
@@ -108,8 +121,9 @@ export function buildScript(file, raw, readInclude) {
   if (/\b(KEYS|ARGV)\s*\[/.test(body)) throw new Error(`${file}: reads KEYS[...] or ARGV[...] directly; use K.<key>, A.<arg> from the header`);
   const usedKeys = new Set([...body.matchAll(/\bK\.(\w+)/g)].map((m) => m[1]));
   const usedArgs = new Set([...body.matchAll(/\bA\.(\w+)/g)].map((m) => m[1]));
+  const keyGroupN = header.keyGroup ? `${header.keyGroup.name}_n` : null;
   for (const k of usedKeys) {
-    if (!header.keys.some((d) => d.name === k)) throw new Error(`${file}: uses key K.${k}, which its header does not declare`);
+    if (k !== keyGroupN && !header.keys.some((d) => d.name === k)) throw new Error(`${file}: uses key K.${k}, which its header does not declare`);
   }
   for (const d of header.keys) {
     if (!usedKeys.has(d.name)) throw new Error(`${file}: declares KEYS ${d.name} but never uses K.${d.name}`);
@@ -121,12 +135,22 @@ export function buildScript(file, raw, readInclude) {
   for (const d of header.args) {
     if (!usedArgs.has(d.name)) throw new Error(`${file}: declares ARGV ${d.name} but never uses A.${d.name}`);
   }
+  if (header.keyGroup && !new RegExp(`\\b${header.keyGroup.name}\\s*\\(`).test(body)) {
+    throw new Error(`${file}: declares the key group ${header.keyGroup.name} but never calls ${header.keyGroup.name}(i)`);
+  }
   if (header.group && !new RegExp(`\\b${header.group.name}\\s*\\(`).test(body)) {
     throw new Error(`${file}: declares the group ${header.group.name} but never calls ${header.group.name}(i)`);
   }
 
   const conv = (type, expr) => (type === 'int' || type === 'float' ? `tonumber(${expr})` : type === 'bool' ? `(${expr} == '1')` : expr);
   let pre = `local K = { ${header.keys.map((k, i) => `${k.name} = KEYS[${i + 1}]`).join(', ')} }\n`;
+  if (header.keyGroup) {
+    const g = header.keyGroup;
+    const w = g.fields.length;
+    pre += `K.${g.name}_n = (#KEYS - ${g.from - 1}) / ${w}\n`;
+    pre += `local function ${g.name}(i)\n  local b = ${g.from} + (i - 1) * ${w}\n`;
+    pre += `  return { ${g.fields.map((f, j) => `${f} = KEYS[b + ${j}]`).join(', ')} }\nend\n`;
+  }
   pre += `local A = { ${header.args.map((a, i) => `${a.name} = ${conv(a.type, `ARGV[${i + 1}]`)}`).join(', ')} }\n`;
   if (header.group) {
     const g = header.group;
@@ -200,7 +224,7 @@ export function build() {
     ...parts.map((p) => p.encoder),
     '/** Every script: its keys by name, SHA, source, argument encoder and reply parser. */',
     'export const SCRIPTS = {',
-    ...parts.map(({ s, Name }) => `  ${s.name}: {\n    name: '${s.name}',\n    keys: ${JSON.stringify(s.keys.map((k) => k.name))} as const,\n    sha: '${s.sha}',\n    source: ${JSON.stringify(s.source)},\n    encode: encode${Name},\n    parse: REPLIES.${s.reply},\n  },`),
+    ...parts.map(({ s, Name }) => `  ${s.name}: {\n    name: '${s.name}',\n    keys: ${JSON.stringify(s.keys.map((k) => k.name))} as const,\n    keyGroup: ${JSON.stringify(s.keyGroup?.fields ?? [])} as const,\n    sha: '${s.sha}',\n    source: ${JSON.stringify(s.source)},\n    encode: encode${Name},\n    parse: REPLIES.${s.reply},\n  },`),
     '} as const;',
     '',
   ].join('\n');

@@ -12,6 +12,15 @@
 --!include dedup
 --!include events
 
+-- How many more jobs the queue of `k` takes before its max_waiting refuses
+-- one (math.huge without a limit): for callers that must know before adding
+-- to several queues that all of them have room.
+local function add_room(k)
+  local pol = read_policy(k.meta)
+  if pol.max_waiting == 0 then return math.huge end
+  return pol.max_waiting - ready_len(ready_keys(k.ready, k.prio, k.priorities, k.meta)) - redis.call('ZCARD', k.delayed)
+end
+
 local function add_jobs(k, n, get, all_or_nothing, reserve)
   local idlist = {}
   for i = 1, n do idlist[i] = get(i) end

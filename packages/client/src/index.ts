@@ -7,6 +7,8 @@ export { Schedules } from './schedules.js';
 export type { ScheduleInfo, UpsertResult } from './schedules.js';
 export type { ScheduleSpec, ScheduleJobOptions } from './schedule-spec.js';
 export { Scheduler } from './scheduler.js';
+export { Topic } from './topic.js';
+export type { TopicOptions, PublishOptions, PublishResult } from './topic.js';
 export { EventsGapError } from './events.js';
 export type { QueueEvent, QueueEventType, EventsOptions } from './events.js';
 export type { ResultOptions } from './results.js';

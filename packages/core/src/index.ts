@@ -1,5 +1,5 @@
-export { KEY_LAYOUT, DEFAULT_PREFIX, queueKeys, queueKeyPattern, validateQueueName, validatePrefix } from './keys.js';
-export type { KeyName, QueueKeys } from './keys.js';
+export { KEY_LAYOUT, TOPIC_KEY_LAYOUT, DEFAULT_PREFIX, queueKeys, topicKeys, queueKeyPattern, validateQueueName, validatePrefix } from './keys.js';
+export type { KeyName, QueueKeys, TopicKeyName, TopicKeys } from './keys.js';
 export {
   KyooError,
   InvalidOptionError,

@@ -29,11 +29,45 @@ export const KEY_LAYOUT = [
   { name: 'schedule_next', type: 'zset', holds: 'ids of schedules that will fire (not paused, not ended), scored by their next occurrence ms' },
   { name: 'schedule_wake', type: 'list', holds: 'wake-up token for standalone schedulers blocked on BLPOP (at most one element)' },
   { name: 'events', type: 'stream', holds: 'job events (added, started, progress, completed, failed, retried, dead, replayed, removed, cancelled, lease-expired): fields `e` event, `j` job id, `a` attempt, `p` progress; trimmed to about the policy\'s eventsMaxLen' },
+  { name: 'topics', type: 'hash', holds: 'topic name → id of the last topic outbox entry delivered into this queue (Redis Cluster only: see docs/design/015-topics.md)' },
   { name: 'meta', type: 'hash', holds: 'queue state and policy: `paused`, `list_until`, and the fields of `packages/core/policy.json`' },
   { name: 'wake', type: 'list', holds: 'wake-up token for idle workers blocked on BLPOP (at most one element)' },
   { name: 'ids', type: 'string', holds: 'counter for generated job ids' },
   { name: 'fence', type: 'string', holds: 'counter for lease fencing tokens' },
 ] as const;
+
+/**
+ * The keys of a topic, `<prefix>:topic:{<topic>}:<suffix>` (their own hash
+ * tag: a topic's keys share one slot, which is no queue's). The README's
+ * "Under the hood" lists them too.
+ */
+export const TOPIC_KEY_LAYOUT = [
+  { name: 'topic_subs', type: 'hash', holds: 'subscribed queue name → the topic outbox id at subscription (messages after it are the queue\'s)' },
+  { name: 'topic_rev', type: 'string', holds: 'revision of the subscriber list, raised by every subscribe and unsubscribe (a publish names the revision it read)' },
+  { name: 'topic_publishers', type: 'hash', holds: 'publisher id → id of its newest message applied: a publish resent after a reconnect is recognised, not delivered twice' },
+  { name: 'topic_ids', type: 'string', holds: 'counter for message ids (publishers reserve blocks of it)' },
+  { name: 'topic_outbox', type: 'stream', holds: 'Redis Cluster only: messages on their way to subscriber queues in other slots (fields `m` message id, `d` delay, `o` options, `r` record), trimmed once every subscriber has them' },
+  { name: 'topic_leaving', type: 'hash', holds: 'Redis Cluster only: unsubscribed queue → `<since>,<until>`: outbox messages published while it was subscribed, still to be delivered to it' },
+  { name: 'topic_delivered', type: 'hash', holds: 'Redis Cluster only: subscribed queue → outbox id it is known to have (a copy of the queue\'s `topics` field, for trimming)' },
+] as const;
+
+/** Name of one of a topic's keys, as listed in {@link TOPIC_KEY_LAYOUT}. */
+export type TopicKeyName = (typeof TOPIC_KEY_LAYOUT)[number]['name'];
+
+/** Every key of one topic, by name. */
+export type TopicKeys = Readonly<Record<TopicKeyName, string>>;
+
+/**
+ * Builds all keys of a topic (topic names follow the rules of queue names).
+ * @example
+ * topicKeys('kyoo', 'orders').topic_outbox // 'kyoo:topic:{orders}:outbox'
+ */
+export function topicKeys(prefix: string, topic: string): TopicKeys {
+  const base = `${validatePrefix(prefix)}:topic:{${validateQueueName(topic, 'topic')}}:`;
+  const keys = {} as Record<TopicKeyName, string>;
+  for (const { name } of TOPIC_KEY_LAYOUT) keys[name] = base + name.slice('topic_'.length);
+  return Object.freeze(keys);
+}
 
 /** Name of one of a queue's keys, as listed in {@link KEY_LAYOUT}. */
 export type KeyName = (typeof KEY_LAYOUT)[number]['name'];
@@ -51,11 +85,11 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.#:-]{0,127}$/;
  * starting with a letter or digit. Braces are refused because they would
  * break the Cluster hash tag.
  */
-export function validateQueueName(name: unknown): string {
+export function validateQueueName(name: unknown, what: 'queue' | 'topic' = 'queue'): string {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
     throw new InvalidOptionError(
-      'queueName',
-      `queue name must be 1-128 characters of letters, digits and "_ . # : -", starting with a letter or digit; got ${describe(name)}`,
+      what === 'queue' ? 'queueName' : 'topicName',
+      `${what} name must be 1-128 characters of letters, digits and "_ . # : -", starting with a letter or digit; got ${describe(name)}`,
     );
   }
   return name;

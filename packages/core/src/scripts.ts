@@ -2,7 +2,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { serverFor, type RedisConnection } from './connection.js';
 import { SCRIPTS, type Arg } from './scripts.generated.js';
 import { keySlot } from './slot.js';
-import type { QueueKeys } from './keys.js';
+import type { KeyName, QueueKeys, TopicKeys } from './keys.js';
 import { log, short } from './log.js';
 
 /** Name of one of kyoo's Lua scripts (one per file in `lua/`). */
@@ -53,22 +53,30 @@ function cacheOf(server: Redis): Set<ScriptName> {
  */
 export class Scripts {
   private readonly keyArgs: Record<ScriptName, string[]>;
-  /** The queue's Cluster slot: every key of a queue has the hash tag `{queue}`. */
+  /** The Cluster slot of the keys: every key of a queue has the hash tag `{queue}`, every key of a topic `{topic}`. */
   private readonly slot: number;
 
-  constructor(keys: QueueKeys) {
+  /** `keys`: one queue's keys ({@link QueueKeys}) or one topic's ({@link TopicKeys}), by name. */
+  constructor(keys: QueueKeys | TopicKeys) {
+    const byName = keys as Readonly<Record<string, string>>;
     const keyArgs = {} as Record<ScriptName, string[]>;
-    for (const name of Object.keys(SCRIPTS) as ScriptName[]) keyArgs[name] = SCRIPTS[name].keys.map((k) => keys[k]);
+    // a script whose keys are not among these (a topic script for queue keys) gets none: it is not called through them
+    for (const name of Object.keys(SCRIPTS) as ScriptName[]) keyArgs[name] = SCRIPTS[name].keys.map((k) => byName[k]!);
     this.keyArgs = keyArgs;
-    this.slot = keySlot(keys.ready);
+    this.slot = keySlot(Object.values(byName)[0]!);
   }
 
-  /** Runs a script and parses its reply. */
-  async call<N extends ScriptName>(redis: RedisConnection, name: N, args: ScriptArgs<N>): Promise<ScriptReply<N>> {
+  /**
+   * Runs a script and parses its reply. A script with a key group (its
+   * header's `KEYS[n..]`) takes the keys of one queue per entry in `group`;
+   * all of them must be in the same slot as these keys unless the server is
+   * a single Redis (not a Cluster).
+   */
+  async call<N extends ScriptName>(redis: RedisConnection, name: N, args: ScriptArgs<N>, group: readonly QueueKeys[] = []): Promise<ScriptReply<N>> {
     const script = SCRIPTS[name];
     const argv = (script.encode as (a: ScriptArgs<N>) => Arg[])(args);
     const parse = script.parse as (raw: unknown) => ScriptReply<N>;
-    return parse(await this.run(redis, name, argv));
+    return parse(await this.run(redis, name, argv, group));
   }
 
   /**
@@ -90,9 +98,10 @@ export class Scripts {
     if (server) cacheOf(server).add(name);
   }
 
-  private async run(redis: RedisConnection, name: ScriptName, args: readonly Arg[]): Promise<unknown> {
+  private async run(redis: RedisConnection, name: ScriptName, args: readonly Arg[], group: readonly QueueKeys[] = []): Promise<unknown> {
     const script = SCRIPTS[name];
-    const keys = this.keyArgs[name];
+    const fields = script.keyGroup as readonly KeyName[];
+    const keys = group.length === 0 ? this.keyArgs[name] : [...this.keyArgs[name], ...group.flatMap((g) => fields.map((f) => g[f]))];
     // undefined while a Cluster has not loaded its slot map: EVAL, which is right anywhere
     const server = serverFor(redis, this.slot);
     if (log.scripts.enabled) log.scripts('%s %s', name, short(args.map(String)));
