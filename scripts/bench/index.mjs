@@ -8,6 +8,7 @@
 //   scripts/bench/run --only idle --idle-seconds 60
 //   scripts/bench/run --only delayed,priority
 //   scripts/bench/run --only schedule --lib kyoo,bullmq
+//   scripts/bench/run --only process-kept     events on, results kept; kyoo also with events off
 //
 // Within a round every scenario runs once per library, the libraries taking
 // turns (kyoo, BullMQ, bee-queue, then the next scenario), so a slow drift of
@@ -43,7 +44,7 @@ const USAGE = `usage: scripts/bench/run [--quick] [--rounds N] [--only SCENARIO[
 
   --quick            1 round with smaller counts (under a minute)
   --rounds N         rounds to run; the table shows the median (default 3, or 1 with --quick)
-  --only LIST        scenarios: add, bulk, process, two-process, latency, memory, idle, delayed, priority, schedule
+  --only LIST        scenarios: add, bulk, process, process-kept, two-process, latency, memory, idle, delayed, priority, schedule
   --lib LIST         libraries: kyoo, bullmq, bee
   --idle-seconds S   length of the idle-cost window (default 10, or 3 with --quick)
 `;
@@ -118,6 +119,8 @@ const details = {};
 const errors = [];
 /** notApplicable[scenario][lib] = why that library does not take part */
 const notApplicable = {};
+/** notApplicableMetric[metric key][lib] = why a library taking part has no value for that row */
+const notApplicableMetric = {};
 
 let pending = [];
 let seq = 0;
@@ -156,6 +159,10 @@ try {
       await SCENARIOS.find((s) => s.name === 'add').run(warm, lib);
       await SCENARIOS.find((s) => s.name === 'bulk').run(warm, lib);
       await SCENARIOS.find((s) => s.name === 'process').run(warm, lib);
+      for (const scenario of scenarios.filter((s) => s.warmUp)) {
+        await scenario.run(warm, lib);
+        await ctx.cleanup();
+      }
     } catch (err) {
       log(`warm-up of ${lib.label} failed: ${err.message}`);
     } finally {
@@ -168,8 +175,9 @@ try {
       for (const lib of libs) {
         const t0 = performance.now();
         try {
-          const { values, details: more } = await scenario.run(ctx, lib);
+          const { values, details: more, notApplicable: naRows = {} } = await scenario.run(ctx, lib);
           for (const [key, value] of Object.entries(values)) ((results[key] ??= {})[lib.name] ??= []).push(value);
+          for (const [key, reason] of Object.entries(naRows)) (notApplicableMetric[key] ??= {})[lib.name] = reason;
           ((details[scenario.name] ??= {})[lib.name] ??= []).push(more);
           const shown = Object.entries(values).map(([k, v]) => `${k} ${v >= 100 ? fmtRate(v) : v.toFixed(3)}`).join(', ');
           log(`[round ${round}/${rounds}] ${scenario.name} ${lib.label}: ${shown} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
@@ -207,7 +215,7 @@ function fmt(metric, x) {
   if (x === undefined || Number.isNaN(x)) return '—';
   switch (metric.unit) {
     case 'jobs/s': return fmtRate(x);
-    case 'ms': return metric.key.startsWith('cpu') ? x.toFixed(0) : x.toFixed(2);
+    case 'ms': return /^cpu|Cpu/.test(metric.key) ? x.toFixed(0) : x.toFixed(2);
     case 'bytes': return Math.round(x).toLocaleString('en-US');
     default:
       if (x === 0) return '0';
@@ -217,8 +225,10 @@ function fmt(metric, x) {
 }
 
 const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`);
-/** A table cell: the median, or n/a where the library does not take part in the scenario. */
-const cell = (metric, med, lib) => (med[lib] === undefined && notApplicable[metric.scenario]?.[lib] ? 'n/a' : fmt(metric, med[lib]));
+/** Why `lib` has no value for `metric`: it does not take part in the scenario, or lacks that row's feature. */
+const naReason = (metric, lib) => notApplicable[metric.scenario]?.[lib] ?? notApplicableMetric[metric.key]?.[lib];
+/** A table cell: the median, or n/a where the library does not take part. */
+const cell = (metric, med, lib) => (med[lib] === undefined && naReason(metric, lib) ? 'n/a' : fmt(metric, med[lib]));
 
 const rows = [];
 for (const metric of METRICS) {
@@ -252,8 +262,14 @@ const took = (Date.now() - began) / 1000;
 process.stdout.write(`\n${table}\n\n`);
 process.stdout.write(`Medians of ${rounds} round(s), ${mode} mode, ${took.toFixed(0)} s. ↑ higher is better, ↓ lower is better; ` +
   'a ratio is kyoo\'s value divided by the other\'s.\n');
-const naLines = Object.entries(notApplicable).flatMap(([scenario, byLib]) =>
-  LIBS.filter((l) => byLib[l.name]).map((l) => `  ${scenario}: ${l.label}: ${byLib[l.name]}`));
+const naLines = [
+  ...Object.entries(notApplicable).flatMap(([scenario, byLib]) =>
+    LIBS.filter((l) => byLib[l.name]).map((l) => `  ${scenario}: ${l.label}: ${byLib[l.name]}`)),
+  ...Object.entries(notApplicableMetric).flatMap(([key, byLib]) => {
+    const metric = METRICS.find((m) => m.key === key);
+    return LIBS.filter((l) => byLib[l.name]).map((l) => `  ${metric?.scenario ?? key} (${metric?.label ?? key}): ${l.label}: ${byLib[l.name]}`);
+  }),
+];
 if (naLines.length) process.stdout.write(`n/a, not taking part:\n${naLines.join('\n')}\n`);
 
 // Checks and spreads that are not in the table (last round).
@@ -275,18 +291,48 @@ for (const lib of LIBS) {
     checks.push(`  priority order    ${lib.label.padEnd(9)} n/a (${notApplicable.priority[lib.name]})`);
   }
 }
+for (const lib of LIBS) {
+  const d = lastDetail('process-kept', lib, 'processKept');
+  if (d) {
+    const off = lastDetail('process-kept', lib, 'processKeptNoEvents');
+    checks.push(`  kept              ${lib.label.padEnd(9)} ${d.completedKept} completed jobs kept after the run, ` +
+      `${d.resultStored ? 'results stored' : `results not stored (${d.resultNote ?? 'no result read back'})`}; ` +
+      `used_memory grew ${d.memoryGrowthPerJob} bytes per job over the run` +
+      (off ? ` (${off.memoryGrowthPerJob} with events off, ${off.completedKept} kept)` : ''));
+  }
+}
 if (checks.length) process.stdout.write(`\nDetails (last round):\n${checks.join('\n')}\n`);
+
+// What kyoo's events stream costs per job, from the process-kept medians: the same
+// backlog, results kept, events on (default) and off (eventsMaxLen: 0).
+{
+  const med = (key) => (results[key]?.kyoo?.length ? median(results[key].kyoo) : undefined);
+  const [on, off] = [med('processKept'), med('processKeptNoEvents')];
+  if (on !== undefined && off !== undefined) {
+    const [cpuOn, cpuOff] = [med('processKeptCpuPer10k'), med('processKeptNoEventsCpuPer10k')];
+    const [cmdOn, cmdOff] = [med('processKeptCommandsPerJob'), med('processKeptNoEventsCommandsPerJob')];
+    const signed = (x, digits) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`;
+    process.stdout.write(`\nWhat kyoo's events cost per job (process-kept, concurrency 100, results kept; medians of ${rounds} round(s), ` +
+      'events on at the default eventsMaxLen 10,000 against eventsMaxLen 0):\n' +
+      `  time per job        ${signed(1e6 / on - 1e6 / off, 2)} µs (${fmtRate(on)} against ${fmtRate(off)} jobs/s, ${signed((on / off - 1) * 100, 1)}% throughput)\n` +
+      `  Redis CPU per job   ${signed((cpuOn - cpuOff) / 10, 2)} µs (${cpuOn.toFixed(0)} against ${cpuOff.toFixed(0)} ms per 10,000 jobs)\n` +
+      `  Redis commands/job  ${signed(cmdOn - cmdOff, 3)} (${cmdOn.toFixed(3)} against ${cmdOff.toFixed(3)})\n`);
+  }
+}
 
 // Where each library spends its Redis calls and time, per job. A script's
 // microseconds include those of the commands it calls (listed as well).
 const breakdown = [];
-for (const [scenario, key] of [['process', 'process100'], ['two-process', 'twoProcesses'], ['priority', 'priority100'], ['add', 'add'], ['bulk', 'bulk']]) {
+const BREAKDOWN = [['process', 'process100'], ['process-kept', 'processKept'], ['process-kept', 'processKeptNoEvents'],
+  ['two-process', 'twoProcesses'], ['priority', 'priority100'], ['add', 'add'], ['bulk', 'bulk']];
+const keyWidth = Math.max(...BREAKDOWN.filter(([scenario]) => details[scenario]).map(([, key]) => key.length), 12);
+for (const [scenario, key] of BREAKDOWN) {
   for (const lib of LIBS) {
     const last = details[scenario]?.[lib.name]?.map((d) => d[key]).filter(Boolean).at(-1);
     if (!last) continue;
     const top = (counts, digits) => Object.entries(counts).slice(0, 8).map(([cmd, n]) => `${cmd} ${n.toFixed(digits)}`).join(', ');
-    breakdown.push(`  ${key.padEnd(12)} ${lib.label.padEnd(9)} ${last.commandsPerJob.toFixed(3).padStart(7)} commands/job: ${top(last.byCommand, 3)}`);
-    breakdown.push(`  ${''.padEnd(12)} ${''.padEnd(9)} ${''.padStart(7)}  Redis µs/job: ${top(last.usecByCommand, 2)}`);
+    breakdown.push(`  ${key.padEnd(keyWidth)} ${lib.label.padEnd(9)} ${last.commandsPerJob.toFixed(3).padStart(7)} commands/job: ${top(last.byCommand, 3)}`);
+    breakdown.push(`  ${''.padEnd(keyWidth)} ${''.padEnd(9)} ${''.padStart(7)}  Redis µs/job: ${top(last.usecByCommand, 2)}`);
   }
 }
 if (breakdown.length) process.stdout.write(`\nRedis commands and time per job, by command (last round):\n${breakdown.join('\n')}\n`);
@@ -319,11 +365,12 @@ const report = {
     better: metric.better,
     median: med,
     runs: Object.fromEntries(LIBS.map((l) => [l.name, results[metric.key]?.[l.name] ?? []])),
-    notApplicable: notApplicable[metric.scenario] ?? {},
+    notApplicable: { ...(notApplicable[metric.scenario] ?? {}), ...(notApplicableMetric[metric.key] ?? {}) },
   })),
   markdown: table,
   details,
   notApplicable,
+  notApplicableMetric,
   errors,
 };
 const outDir = path.join(HERE, 'results');

@@ -1,16 +1,24 @@
 // One adapter per library, so every scenario drives kyoo, BullMQ and bee-queue
 // through the same small interface:
 //
-//   producer(server, queueName) -> { ready(), add(data), addBulk(datas),
+//   producer(server, queueName, { keepCompleted, eventsOff }) -> { ready(), add(data), addBulk(datas),
 //     addDelayed(data, { delayMs, dueAt }), addBulkPrioritized([{ data, priority }]),
-//     schedule(id, { cron }), close() }
-//   worker(server, queueName, { concurrency, handler, onCompleted, delayedJobs })
+//     schedule(id, { cron }), kept(id), close() }
+//   worker(server, queueName, { concurrency, handler, onCompleted, delayedJobs, keepCompleted })
 //     -> { ready(), start(), close() }
-//   unsupported: { feature: reason }   features the library does not have (`priority`, `schedule`)
+//   unsupported: { feature: reason }   features the library does not have
+//     (`priority`, `schedule`, `eventsOff`, `storedResults`)
 //
 // `handler(data, scheduledAt)` is the bench's job function (`scheduledAt`: for the job of
-// a schedule's occurrence, the occurrence time in ms, else undefined); `onCompleted()` is called once
-// per job after the library reports it completed (its result is stored in Redis).
+// a schedule's occurrence, the occurrence time in ms, else undefined); `onCompleted(id)` is called once
+// per job after the library reports it completed (its outcome is stored in Redis).
+//
+// `keepCompleted: N` (producer and worker of a queue alike) keeps completed jobs and
+// their results instead of removing them, up to N or more; `eventsOff: true` asks a
+// producer to turn its queue's events off (kyoo only: `unsupported.eventsOff` says why
+// a peer cannot). Without them every library removes completed jobs (see below).
+// `kept(id)` reads back, outside any measurement, how many completed jobs the queue
+// holds and the stored result of job `id`: { completed, result, resultStored }.
 // A worker is created stopped: the scenario awaits ready(), starts its clock,
 // then calls start(). `delayedJobs: true` asks for whatever setting a library
 // needs on its worker before delayed jobs run (only bee-queue has one).
@@ -58,12 +66,23 @@ export class NotApplicable extends Error {
 const kyoo = {
   name: 'kyoo',
   label: 'kyoo',
-  producer(server, name) {
+  producer(server, name, { keepCompleted, eventsOff = false } = {}) {
     // Queue: defaults (attempts 3 with backoff; adds made in the same tick travel as one call).
+    // The events stream is on at its default (eventsMaxLen 10,000) unless `eventsOff`.
     const queue = new KyooQueue(name, { connection: server.url });
+    // Keeping completed jobs and turning events off are queue policy in kyoo (held in
+    // Redis, followed by every worker of the queue), set once before the first add:
+    // keepCompleted: { count } keeps that many completed jobs with their results (no
+    // age limit); eventsMaxLen: 0 writes no events.
+    const policy = {
+      ...(keepCompleted ? { keepCompleted: { count: keepCompleted } } : {}),
+      ...(eventsOff ? { eventsMaxLen: 0 } : {}),
+    };
     return {
       // The Queue has no ready signal; ioredis queues commands until it is connected.
-      ready: async () => {},
+      ready: async () => {
+        if (Object.keys(policy).length > 0) await queue.setPolicy(policy);
+      },
       add: (data) => queue.add(data),
       addBulk: (datas) => queue.addBulk(datas.map((data) => ({ data }))),
       addDelayed: (data, { delayMs }) => queue.add(data, { delayMs }),
@@ -83,18 +102,23 @@ const kyoo = {
       },
       // A schedule; any running worker of the queue fires it (no scheduler process).
       schedule: (id, { cron }) => queue.schedules.upsert(id, { cron }),
+      kept: async (id) => {
+        const [counts, job] = await Promise.all([queue.counts(), queue.getJob(id)]);
+        return { completed: counts.completed, result: job?.result, resultStored: job?.result !== undefined };
+      },
       close: () => queue.close(),
     };
   },
   worker(server, name, { concurrency, handler, onCompleted }) {
     // Worker: defaults (delayed jobs need no setting), except `autostart: false` so the clock starts at run().
-    // Completed jobs are removed at once by default (no keepCompleted).
+    // Completed jobs are removed at once by default; `keepCompleted` is queue policy,
+    // set by the producer (above), so the worker takes no setting for it.
     const worker = new KyooWorker(name, async (job) => handler(job.data, job.schedule?.occurrence), {
       connection: server.url,
       concurrency,
       autostart: false,
     });
-    if (onCompleted) worker.on('completed', () => onCompleted());
+    if (onCompleted) worker.on('completed', (job) => onCompleted(job.id));
     worker.on('error', (err) => process.stderr.write(`kyoo worker error: ${err.message}\n`));
     return {
       // No ready signal either: give both of its connections a moment to connect.
@@ -108,13 +132,25 @@ const kyoo = {
 const bullmq = {
   name: 'bullmq',
   label: 'BullMQ',
-  producer(server, name) {
+  unsupported: {
+    eventsOff: 'BullMQ always writes its events stream (streams.events.maxLen only bounds it)',
+  },
+  producer(server, name, { keepCompleted, eventsOff = false } = {}) {
+    if (eventsOff) throw new Error(bullmq.unsupported.eventsOff);
     // removeOnComplete: true is set on every job, as kyoo removes completed jobs by
     // default. removeOnFail stays at its default (failed jobs are kept), which is
     // what kyoo's dead-letter queue does; no job fails in these scenarios anyway.
+    // With `keepCompleted`, removeOnComplete: false instead (BullMQ's default): every
+    // completed job stays in the completed set with its return value (`returnvalue`
+    // in the job's hash), with no bound. The bench gives kyoo a count of at least the
+    // number of jobs, so in both libraries every job of a run stays kept and none is
+    // dropped for retention during it. The events stream (streams.events.maxLen)
+    // stays at its default (about 10,000 entries, trimmed with MAXLEN ~) in every
+    // scenario; BullMQ's scripts write it on every state change, with no setting to
+    // turn it off.
     const queue = new BullQueue(name, {
       connection: { host: server.host, port: server.port },
-      defaultJobOptions: { removeOnComplete: true },
+      defaultJobOptions: { removeOnComplete: !keepCompleted },
     });
     return {
       ready: () => queue.waitUntilReady(),
@@ -131,20 +167,27 @@ const bullmq = {
       }))),
       // A job scheduler (BullMQ 5.16+, which replaces repeatable jobs); its Workers fire it.
       schedule: (id, { cron }) => queue.upsertJobScheduler(id, { pattern: cron }, { name: 'job', data: {} }),
+      kept: async (id) => {
+        const [completed, job] = await Promise.all([queue.getCompletedCount(), queue.getJob(id)]);
+        const result = job?.returnvalue ?? undefined;
+        return { completed, result, resultStored: result !== undefined };
+      },
       close: () => queue.close(),
     };
   },
-  worker(server, name, { concurrency, handler, onCompleted }) {
+  worker(server, name, { concurrency, handler, onCompleted, keepCompleted }) {
     // Worker: `autorun: false` so the clock starts at run(); `removeOnComplete: true`
     // on the worker as well, so it holds whatever options a job was added with.
+    // With `keepCompleted`, no removeOnComplete on the worker (its default keeps
+    // completed jobs); the jobs' own removeOnComplete: false decides anyway.
     // a scheduler's job carries its occurrence time as opts.prevMillis
     const worker = new BullWorker(name, async (job) => handler(job.data, job.opts.prevMillis), {
       connection: { host: server.host, port: server.port },
       concurrency,
       autorun: false,
-      removeOnComplete: { count: 0 },
+      ...(keepCompleted ? {} : { removeOnComplete: { count: 0 } }),
     });
-    if (onCompleted) worker.on('completed', () => onCompleted());
+    if (onCompleted) worker.on('completed', (job) => onCompleted(job.id));
     worker.on('error', (err) => process.stderr.write(`BullMQ worker error: ${err.message}\n`));
     return {
       ready: () => worker.waitUntilReady(),
@@ -159,8 +202,15 @@ const bullmq = {
 const bee = {
   name: 'bee',
   label: 'bee-queue',
-  unsupported: { priority: 'bee-queue has no job priorities', schedule: 'bee-queue has no repeating jobs' },
-  producer(server, name) {
+  unsupported: {
+    priority: 'bee-queue has no job priorities',
+    schedule: 'bee-queue has no repeating jobs',
+    eventsOff: 'bee-queue has no events stream (its job events are pub/sub messages, sent in every run)',
+    storedResults: 'bee-queue 2.0.0 keeps the job but stores no result in Redis; the result goes out only in its pub/sub succeeded message',
+  },
+  producer(server, name, { eventsOff = false } = {}) {
+    if (eventsOff) throw new Error(bee.unsupported.eventsOff);
+    // (`keepCompleted` is a worker setting in bee-queue: see worker() below.)
     // A producer-only Queue, as bee-queue documents for producers: isWorker: false
     // (no blocking connection), getEvents: false (no pub/sub subscription),
     // sendEvents: false and storeJobs: false (nothing listens for job events).
@@ -186,10 +236,17 @@ const bee = {
       addDelayed: (data, { dueAt }) => queue.createJob(data).delayUntil(dueAt).save(),
       addBulkPrioritized: () => Promise.reject(new NotApplicable(bee.unsupported.priority)),
       schedule: () => Promise.reject(new NotApplicable(bee.unsupported.schedule)),
+      // bee-queue 2.0.0 stores no results: a kept job's record (the `jobs` hash)
+      // holds its data, options, status and progress (Job#toData), and the result
+      // travels only in the worker's pub/sub `succeeded` message.
+      kept: async (id) => {
+        const [health, job] = await Promise.all([queue.checkHealth(), queue.getJob(id)]);
+        return { completed: health.succeeded, result: undefined, resultStored: false, status: job?.status };
+      },
       close: () => queue.close(),
     };
   },
-  worker(server, name, { concurrency, handler, onCompleted, delayedJobs = false }) {
+  worker(server, name, { concurrency, handler, onCompleted, delayedJobs = false, keepCompleted }) {
     // A worker Queue: removeOnSuccess: true (kyoo removes completed jobs by default);
     // removeOnFailure stays false (failed jobs are kept, like kyoo's dead-letter queue).
     // getEvents: false and storeJobs: false, as nothing in this process listens for
@@ -200,15 +257,23 @@ const bee = {
     // stay at their defaults, which the README describes and does not advise changing.
     // By design, jobs due within delayedDebounce of the earliest one are activated
     // together when the latest of them is due, so a job may start up to that much late.
+    // With `keepCompleted`, removeOnSuccess: false (bee-queue's default): the worker
+    // writes each succeeded job's record back to the `jobs` hash and adds its id to
+    // the `succeeded` set; bee-queue keeps no result there (see kept() above), and it
+    // has no bound on how many are kept. The result goes out in the `succeeded`
+    // pub/sub message (sendEvents, on as in every run), which is how bee-queue hands
+    // results to producers. storeJobs stays false: the README describes it as
+    // associating events with in-memory Job instances in this process (what a
+    // producer waiting on job.on('succeeded') needs), not as keeping anything in Redis.
     const queue = new BeeQueue(name, {
       redis: { host: server.host, port: server.port },
       isWorker: true,
       getEvents: false,
       storeJobs: false,
-      removeOnSuccess: true,
+      removeOnSuccess: !keepCompleted,
       activateDelayedJobs: delayedJobs,
     });
-    if (onCompleted) queue.on('succeeded', () => onCompleted());
+    if (onCompleted) queue.on('succeeded', (job) => onCompleted(job.id));
     queue.on('error', (err) => process.stderr.write(`bee-queue worker error: ${err.message}\n`));
     return {
       ready: () => queue.ready(),

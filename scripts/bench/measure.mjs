@@ -38,9 +38,10 @@ export function perJob(delta, jobs) {
 /**
  * Fills a queue through the library's own bulk add, outside any measurement.
  * With `priorities` (one bench priority per job), job i gets priorities[i].
+ * `setup` goes to the producer as it is (libs.mjs: `{ keepCompleted, eventsOff }`).
  */
-export async function prefill(ctx, lib, name, count, priorities) {
-  const producer = lib.producer(ctx.server, name);
+export async function prefill(ctx, lib, name, count, priorities, setup = {}) {
+  const producer = lib.producer(ctx.server, name, setup);
   try {
     await producer.ready();
     for (const chunk of chunks(payloads(count), BULK_CHUNK)) {
@@ -54,18 +55,23 @@ export async function prefill(ctx, lib, name, count, priorities) {
 
 /**
  * Starts a worker on a pre-filled queue; resolves with jobs/s and the Redis
- * counters of the run. `priorities` as for prefill; `handler` runs every job.
+ * counters of the run, the queue's name and the id of the last job completed.
+ * `priorities` and `setup` as for prefill (`setup.keepCompleted` goes to the
+ * worker as well); `handler` runs every job.
  */
-export async function processRun(ctx, lib, { count, concurrency, priorities, handler = noop, tag = `c${concurrency}` }) {
+export async function processRun(ctx, lib, { count, concurrency, priorities, setup = {}, handler = noop, tag = `c${concurrency}` }) {
   const name = ctx.queue(tag);
-  await prefill(ctx, lib, name, count, priorities);
+  await prefill(ctx, lib, name, count, priorities, setup);
   let done = 0;
+  let lastId;
   let finished;
   const allDone = new Promise((resolve) => (finished = resolve));
   const worker = lib.worker(ctx.server, name, {
     concurrency,
     handler,
-    onCompleted: () => {
+    keepCompleted: setup.keepCompleted,
+    onCompleted: (id) => {
+      lastId = id;
       if (++done === count) finished(performance.now());
     },
   });
@@ -81,7 +87,7 @@ export async function processRun(ctx, lib, { count, concurrency, priorities, han
     await worker.close();
     // every job completes exactly once: more would mean a job ran twice
     if (done !== count) throw new Error(`${done} completions for ${count} jobs`);
-    return { rate: count / ((end - start) / 1000), delta: ServerStats.delta(before, after) };
+    return { rate: count / ((end - start) / 1000), delta: ServerStats.delta(before, after), name, lastId };
   } finally {
     if (!closed) await worker.close();
   }

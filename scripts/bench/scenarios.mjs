@@ -7,7 +7,10 @@
 //   cleanup()   deletes the keys of every queue handed out since the last cleanup
 //
 // A scenario that a library cannot take part in (it lacks the feature) throws
-// NotApplicable (libs.mjs) with the reason; the table then shows n/a.
+// NotApplicable (libs.mjs) with the reason; the table then shows n/a. A library
+// that takes part but lacks one row's feature leaves that value out and returns
+// `notApplicable: { metricKey: reason }` beside `values`. A scenario with
+// `warmUp: true` also runs in the warm-up (at its sizes), when it is selected.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +20,7 @@ import { noop, payloads, perJob, prefill, processRun, round, withTimeout } from 
 import { DELAYED_METRICS, delayed } from './delayed.mjs';
 import { PRIORITY_METRICS, priority } from './priority.mjs';
 import { SCHEDULE_METRICS, schedule } from './schedule.mjs';
+import { PROCESS_KEPT_COST_METRICS, PROCESS_KEPT_METRICS, processKept } from './process-kept.mjs';
 
 /** Concurrent add loops in the one-at-a-time add scenario. */
 const ADD_IN_FLIGHT = 100;
@@ -99,6 +103,7 @@ export const SCENARIOS = [
       return { values, details };
     },
   },
+  processKept,
   {
     name: 'two-process',
     about: `${CHILD_PROCESSES} worker processes, concurrency ${CHILD_CONCURRENCY} each, pre-filled no-op jobs`,
@@ -258,6 +263,7 @@ export const METRICS = [
   { key: 'add', scenario: 'add', label: `add, one at a time, ${ADD_IN_FLIGHT} in flight`, unit: 'jobs/s', better: 'higher' },
   { key: 'bulk', scenario: 'bulk', label: `add in bulk, chunks of ${BULK_CHUNK.toLocaleString('en-US')}`, unit: 'jobs/s', better: 'higher' },
   ...PROCESS_CONCURRENCY.map((c) => ({ key: `process${c}`, scenario: 'process', label: `process, 1 process, concurrency ${c}`, unit: 'jobs/s', better: 'higher' })),
+  ...PROCESS_KEPT_METRICS,
   { key: 'twoProcesses', scenario: 'two-process', label: `process, ${CHILD_PROCESSES} processes × concurrency ${CHILD_CONCURRENCY}`, unit: 'jobs/s', better: 'higher' },
   ...PRIORITY_METRICS,
   { key: 'latencyP50', scenario: 'latency', label: 'pickup latency p50', unit: 'ms', better: 'lower' },
@@ -268,5 +274,6 @@ export const METRICS = [
   { key: 'commandsPerJob', scenario: 'process', label: `Redis commands per processed job (concurrency ${MEASURED_CONCURRENCY})`, unit: 'commands', better: 'lower' },
   { key: 'scriptCallsPerJob', scenario: 'process', label: '… of which script calls', unit: 'calls', better: 'lower' },
   { key: 'cpuPer10k', scenario: 'process', label: `Redis CPU per 10,000 processed jobs (concurrency ${MEASURED_CONCURRENCY})`, unit: 'ms', better: 'lower' },
+  ...PROCESS_KEPT_COST_METRICS,
   { key: 'idleCommandsPerSec', scenario: 'idle', label: `idle cost, ${IDLE_WORKERS} idle workers`, unit: 'commands/s', better: 'lower' },
 ];
