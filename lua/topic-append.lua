@@ -1,6 +1,7 @@
 -- topic-append: on a Redis Cluster, where subscriber queues live in other
 -- slots than the topic, a message is appended to the topic's outbox (in the
 -- topic's slot) and delivered into each queue afterwards by topic-deliver.
+-- The entry names the queues subscribed now: they, and only they, get it.
 -- Written once: a publish resent after a reconnect is recognised.
 --
 -- KEYS[1] topic_subs        hash    subscribed queues (none: nothing is kept)
@@ -21,8 +22,9 @@
 
 local newest = tonumber(redis.call('HGET', K.topic_publishers, A.publisher) or '0')
 if A.message <= newest then return { CODE.DUPLICATE, 0 } end
-local n = redis.call('HLEN', K.topic_subs)
+local queues = redis.call('HKEYS', K.topic_subs)
 redis.call('HSET', K.topic_publishers, A.publisher, A.message)
-if n == 0 then return { CODE.OK, 0 } end
-redis.call('XADD', K.topic_outbox, '*', 'j', A.job_id, 'd', A.delay, 'o', A.opts, 'r', A.record)
-return { CODE.OK, n }
+if #queues == 0 then return { CODE.OK, 0 } end
+-- queue names have no control characters
+redis.call('XADD', K.topic_outbox, '*', 'j', A.job_id, 'd', A.delay, 'o', A.opts, 'r', A.record, 'q', table.concat(queues, '\n'))
+return { CODE.OK, #queues }

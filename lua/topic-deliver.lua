@@ -1,5 +1,5 @@
 -- topic-deliver: on a Redis Cluster, adds a topic's outbox entries to one
--- subscriber queue, in the queue's own slot, exactly once: the queue keeps
+-- subscriber queue (those that name it), in the queue's own slot, exactly once: the queue keeps
 -- the id of the last entry it took (`topics`, per topic), written in the same
 -- call as the jobs, so an entry offered again (by another deliverer, or after
 -- a crash between delivering and recording it in the topic) is skipped.
@@ -18,8 +18,7 @@
 -- KEYS[12] topics      hash    topic -> id of the last outbox entry taken
 --
 -- ARGV[1] topic  string
--- ARGV[2] since  string  the outbox id at subscription: entries up to it are not this queue's
--- ARGV[3..] entries  {entry: string, job_id: string, delay: int, opts: string, record: bytes}  in outbox order
+-- ARGV[2..] entries  {entry: string, job_id: string, delay: int, opts: string, record: bytes}  in outbox order
 --
 -- Reply: numbers
 -- Returns {code, taken}: OK with the number of the offered entries the
@@ -31,7 +30,7 @@
 --!include add
 --!include stream-ids
 
-local place = id_max(redis.call('HGET', K.topics, A.topic) or '0-0', A.since)
+local place = redis.call('HGET', K.topics, A.topic) or '0-0'
 local fresh, taken = {}, 0
 for i = 1, A.entries_n do
   local entry, job_id, delay, opts, record = entries(i)

@@ -6,7 +6,3 @@ local function id_before(a, b)
   return am < bm or (am == bm and as < bs)
 end
 
-local function id_max(a, b)
-  if id_before(a, b) then return b end
-  return a
-end

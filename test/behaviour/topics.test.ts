@@ -3,7 +3,7 @@
 // resent publish is recognised; a full subscriber queue refuses (single Redis: atomically, no
 // queue written) or keeps the message in the outbox until it has room (Redis Cluster).
 import { InvalidOptionError, PayloadTooLargeError, Queue, QueueFullError, Topic, Worker } from 'kyoo';
-import { ResultCode, Scripts } from '@kyoo/core';
+import { ResultCode, Scripts, encodeData, encodeRecord } from '@kyoo/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Scope, waitFor } from '../support/behaviour.js';
 import { cleanupPrefix, onCluster } from '../support/redis.js';
@@ -82,6 +82,34 @@ describe('topics', () => {
     expect(await topic.publish({ n: 4 })).toMatchObject({ queues: 0 });
   });
 
+  it('subscribers changing while messages are published: a steady subscriber still gets every message once', async () => {
+    const { topic, queues, names } = setup(['steady', 'flappy']);
+    await topic.subscribe(names[0]!);
+    const other = s.track(new Topic(s.name, { connection: s.url }));
+    let next = 0;
+    const counts: number[] = [];
+    const publish = async (): Promise<void> => {
+      while (next < 600) {
+        next++;
+        counts.push((await topic.publish({ n: next })).queues);
+      }
+    };
+    const flap = async (): Promise<void> => {
+      for (let i = 0; i < 20; i++) {
+        await other.subscribe(names[1]!);
+        await new Promise((r) => setTimeout(r, 2));
+        await other.unsubscribe(names[1]!);
+      }
+    };
+    await Promise.all([publish(), publish(), publish(), flap()]);
+    await waitFor(async () => (await queues[0]!.counts()).ready === 600, 10_000, 'the steady queue to have all 600');
+    expect(counts.every((n) => n === 1 || n === 2)).toBe(true);
+    // a message published while the flapping queue was subscribed (queues: 2) is its, even if it left right after
+    const itsShare = counts.filter((n) => n === 2).length;
+    await waitFor(async () => (await queues[1]!.counts()).ready === itsShare, 10_000, `the flapping queue to have its ${itsShare}`);
+    expect((await queues[0]!.counts()).ready).toBe(600);
+  });
+
   it('job options apply in every queue; bad input is refused and writes nothing', async () => {
     const { topic, queues, names } = setup(['x', 'y']);
     for (const n of names) await topic.subscribe(n);
@@ -146,5 +174,25 @@ describe('topics', () => {
     await waitFor(async () => (await full.getJob(`${s.name}:${second.id}`)) !== null, 10_000, 'the held message to be delivered');
     await waitFor(async () => Number(await s.admin.xlen(topic.keys.topic_outbox)) === 0, 10_000, 'the outbox to be trimmed');
     expect((await full.counts()).ready).toBe(2);
+  });
+
+  it('Cluster: a message a publisher left in the outbox (it stopped before delivering) is delivered by any open topic', async () => {
+    if (!onCluster()) {
+      // a single Redis has no outbox: the publish itself wrote every queue (the first test)
+      return;
+    }
+    const { topic, queues, names } = setup(['late']);
+    await topic.subscribe(names[0]!);
+    // what a publisher that died right after its append leaves behind: the message, undelivered
+    const record = encodeRecord({
+      payload: encodeData('data', { n: 99 }), attempts: 1, backoffType: 'fixed', backoffMs: 0,
+      backoffMaxMs: 0, jitter: 0, createdAt: Date.now(), timeoutMs: 0, priority: 0, dedupKey: '', dedupMode: 0,
+    });
+    const scripts = new Scripts(topic.keys);
+    expect(await scripts.call(s.admin, 'topicAppend', { publisher: 'gone', message: 1, jobId: `${s.name}:orphan`, delay: 0, opts: '', record }))
+      .toEqual([ResultCode.OK, 1]);
+    await waitFor(async () => (await queues[0]!.getJob(`${s.name}:orphan`)) !== null, 10_000, 'the sweep to deliver it');
+    expect((await queues[0]!.getJob(`${s.name}:orphan`))?.data).toEqual({ n: 99 });
+    await waitFor(async () => Number(await s.admin.xlen(topic.keys.topic_outbox)) === 0, 10_000, 'the outbox to be trimmed');
   });
 });

@@ -57,8 +57,10 @@ export interface PublishResult {
 }
 
 const PUBLISH_KEYS = ['delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs', 'priority'];
-/** Outbox entries delivered per call. */
+/** Outbox entries read and delivered per call. */
 const DELIVER_BATCH = 500;
+/** Batches one delivery pass reads at most (past a full queue's entries, to reach the others'). */
+const DELIVER_WINDOWS = 20;
 /** Attempts at a publish whose subscriber list keeps changing under it. */
 const STALE_RETRIES = 20;
 
@@ -265,42 +267,46 @@ export class Topic<T = unknown> {
   }
 
   /**
-   * One pass over the subscribed (and leaving) queues: each gets the outbox
-   * entries after its place. Resolves true when some queue has more waiting.
+   * One pass over the outbox, oldest first: each queue an entry names gets
+   * the entries after its place (the place it keeps in its own slot), then
+   * the outbox is trimmed up to the last entry that every queue it names
+   * has. Resolves true when a full window was delivered and more may wait.
    */
   private async deliverOnce(): Promise<boolean> {
     const redis = this.redis();
-    const [subs, leaving, known] = (await execValues(redis.multi()
-      .hgetall(this.keys.topic_subs)
-      .hgetall(this.keys.topic_leaving)
-      .hgetall(this.keys.topic_delivered))) as Record<string, string>[];
-    const targets: { queue: string; since: string; until: string }[] = [];
-    for (const [queue, since] of Object.entries(subs!)) targets.push({ queue, since, until: '+' });
-    for (const [queue, span] of Object.entries(leaving!)) {
-      const [since, until] = span.split(',') as [string, string];
-      targets.push({ queue, since, until });
+    const entries: OutboxEntry[] = [];
+    let from = '-';
+    for (let i = 0; i < DELIVER_WINDOWS; i++) {
+      const batch = (await redis.xrangeBuffer(this.keys.topic_outbox, from, '+', 'COUNT', DELIVER_BATCH)) as unknown as XEntry[];
+      entries.push(...batch.map(toEntry));
+      if (batch.length < DELIVER_BATCH) break;
+      from = `(${entries[entries.length - 1]!.entry}`;
     }
-    let more = false;
-    for (const { queue, since, until } of targets) {
+    if (entries.length === 0) return false;
+    const byQueue = new Map<string, OutboxEntry[]>();
+    for (const e of entries) for (const q of e.queues) byQueue.set(q, [...(byQueue.get(q) ?? []), e]);
+    const places = new Map<string, string>();
+    for (const [queue, list] of byQueue) {
       const q = this.queue(queue);
-      let place = latest((await redis.hget(q.keys.topics, this.name)) ?? '0-0', since);
-      const entries = (await redis.xrangeBuffer(this.keys.topic_outbox, `(${place}`, until, 'COUNT', DELIVER_BATCH)) as unknown as XEntry[];
-      if (entries.length > 0) {
-        const [code, taken] = await q.scripts.call(redis, 'topicDeliver', { topic: this.name, since, entries: entries.map(toEntry) });
-        if (taken! > 0) place = entries[taken! - 1]![0].toString();
-        if (code === ResultCode.QUEUE_FULL || taken! < entries.length) {
-          log.client('topic %s: queue %s is full; its messages wait in the outbox', this.name, queue);
-        } else if (entries.length === DELIVER_BATCH) {
-          more = true;
-        }
-      } else if (until !== '+') {
-        place = latest(place, until); // a leaving queue has everything that was its
+      let place = (await redis.hget(q.keys.topics, this.name)) ?? '0-0';
+      const pending = list.filter((e) => latest(place, e.entry) !== place);
+      if (pending.length > 0) {
+        const [code, taken] = await q.scripts.call(redis, 'topicDeliver', { topic: this.name, entries: pending });
+        if (taken! > 0) place = latest(place, pending[taken! - 1]!.entry);
+        if (code === ResultCode.QUEUE_FULL || taken! < pending.length) log.client('topic %s: queue %s is full; its messages wait in the outbox', this.name, queue);
       }
-      if (place !== '0-0' && (known![queue] === undefined || latest(known![queue]!, place) !== known![queue])) {
-        await this.scripts.call(redis, 'topicDelivered', { queue, place });
-      }
+      places.set(queue, place);
     }
-    return more;
+    // the places only ever move forward: an entry every named queue has now can go
+    let trimTo: string | undefined;
+    for (const e of entries) {
+      if (!e.queues.every((q) => latest(places.get(q)!, e.entry) === places.get(q))) break;
+      trimTo = e.entry;
+    }
+    if (trimTo === undefined) return false;
+    const [ms, seq] = trimTo.split('-') as [string, string];
+    await redis.xtrim(this.keys.topic_outbox, 'MINID', `${ms}-${BigInt(seq) + 1n}`);
+    return trimTo === entries[entries.length - 1]!.entry && entries.length >= DELIVER_BATCH;
   }
 
   private redis(): RedisConnection {
@@ -316,9 +322,26 @@ function latest(a: string, b: string): string {
   return am > bm || (am === bm && as >= bs) ? a : b;
 }
 
-/** An outbox entry as topic-deliver takes it (fields written by topic-append). */
-function toEntry([id, fields]: XEntry): { entry: string; jobId: string; delay: number; opts: string; record: Buffer } {
+interface OutboxEntry {
+  entry: string;
+  jobId: string;
+  delay: number;
+  opts: string;
+  record: Buffer;
+  /** The queues subscribed when it was published. */
+  queues: string[];
+}
+
+/** An outbox entry (fields written by topic-append). */
+function toEntry([id, fields]: XEntry): OutboxEntry {
   const f = new Map<string, Buffer>();
   for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!.toString(), fields[i + 1]!);
-  return { entry: id.toString(), jobId: f.get('j')!.toString(), delay: Number(f.get('d')!.toString()), opts: f.get('o')?.toString() ?? '', record: f.get('r')! };
+  return {
+    entry: id.toString(),
+    jobId: f.get('j')!.toString(),
+    delay: Number(f.get('d')!.toString()),
+    opts: f.get('o')?.toString() ?? '',
+    record: f.get('r')!,
+    queues: f.get('q')!.toString().split('\n'),
+  };
 }

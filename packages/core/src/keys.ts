@@ -42,13 +42,11 @@ export const KEY_LAYOUT = [
  * "Under the hood" lists them too.
  */
 export const TOPIC_KEY_LAYOUT = [
-  { name: 'topic_subs', type: 'hash', holds: 'subscribed queue name → the topic outbox id at subscription (messages after it are the queue\'s)' },
+  { name: 'topic_subs', type: 'hash', holds: 'subscribed queue name → when it subscribed (ms)' },
   { name: 'topic_rev', type: 'string', holds: 'revision of the subscriber list, raised by every subscribe and unsubscribe (a publish names the revision it read)' },
   { name: 'topic_publishers', type: 'hash', holds: 'publisher id → id of its newest message applied: a publish resent after a reconnect is recognised, not delivered twice' },
   { name: 'topic_ids', type: 'string', holds: 'counter for message ids (publishers reserve blocks of it)' },
-  { name: 'topic_outbox', type: 'stream', holds: 'Redis Cluster only: messages on their way to subscriber queues in other slots (fields `m` message id, `d` delay, `o` options, `r` record), trimmed once every subscriber has them' },
-  { name: 'topic_leaving', type: 'hash', holds: 'Redis Cluster only: unsubscribed queue → `<since>,<until>`: outbox messages published while it was subscribed, still to be delivered to it' },
-  { name: 'topic_delivered', type: 'hash', holds: 'Redis Cluster only: subscribed queue → outbox id it is known to have (a copy of the queue\'s `topics` field, for trimming)' },
+  { name: 'topic_outbox', type: 'stream', holds: 'Redis Cluster only: messages on their way to subscriber queues in other slots (fields `j` job id, `d` delay, `o` options, `r` record, `q` the queues subscribed when it was published), trimmed once each of them has it' },
 ] as const;
 
 /** Name of one of a topic's keys, as listed in {@link TOPIC_KEY_LAYOUT}. */
