@@ -1,8 +1,9 @@
 // Waiting for a job's outcome (queue.result): the handler's value, the final error of a dead
-// job, cancellation, a timeout, a job that finished before the wait began, and no such job.
-import { JobCancelledError, JobFailedError, JobNotFoundError, Queue, WaitTimeoutError, Worker } from 'kyoo';
+// job, cancellation, a timeout, a job that finished before the wait began, no such job, and a
+// wait that ends before it has looked at its job.
+import { ConnectionClosedError, JobCancelledError, JobFailedError, JobNotFoundError, Queue, WaitTimeoutError, Worker } from 'kyoo';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Scope, deferred, waitFor } from '../support/behaviour.js';
+import { Scope, deferred, sleep, waitFor } from '../support/behaviour.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -63,5 +64,23 @@ describe('queue.result', () => {
     // a wait that begins more than a second after it completed (result not kept) finds nothing
     await waitFor(async () => (await s.redisNow()) > doneAt + 1200, 5000, 'a second to pass');
     await expect(q.result(id)).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+
+  it('a wait that ends before it has looked at its job (timeout, close) rejects its caller only: nothing unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    s.defer(() => process.off('unhandledRejection', onUnhandled));
+    const q = s.track(new Queue(s.name, { connection: s.url }));
+    const ids = Array.from({ length: 100 }, (_, i) => `job-${i}`);
+    // 1 ms is over before the first wait's reader has its place in the stream
+    const timedOut = await Promise.all(ids.map((id) => q.result(id, { timeoutMs: 1 }).catch((e: unknown) => e)));
+    expect(timedOut.every((e) => e instanceof WaitTimeoutError)).toBe(true);
+    // closed while the waits are still looking at their jobs
+    const closed = ids.map((id) => q.result(id).catch((e: unknown) => e));
+    await q.close();
+    expect((await Promise.all(closed)).every((e) => e instanceof ConnectionClosedError)).toBe(true);
+    await sleep(50); // the lookups still on their way end
+    expect(unhandled).toEqual([]);
   });
 });

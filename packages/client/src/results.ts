@@ -64,17 +64,24 @@ export class ResultWaiter {
     set.add(waiter);
     this.waiters.set(id, set);
     if (timeoutMs > 0) waiter.timer = setLongTimeout(() => this.settle(id, waiter, new WaitTimeoutError(id, timeoutMs)), timeoutMs);
+    // the caller holds `settled` from here on: a wait that ends (close, timeout) while
+    // the lookup is still on its way is never a rejection nobody handles
+    void this.look(id, waiter);
+    return settled;
+  }
+
+  /** Makes sure the reader has its place in the stream, then looks at the job; settles `w` if it has ended. */
+  private async look(id: string, w: Waiter): Promise<void> {
     const since = Date.now();
     try {
       await this.start().ready;
       const job = await readJob(this.redis(), this.keys, id);
-      if (job?.progress && (job.state === 'leased' || job.state === 'ready' || job.state === 'delayed')) this.progress(waiter, job.progress);
-      if (job) this.outcome(id, job, waiter);
-      else await this.gone(id, waiter, since);
+      if (job?.progress && (job.state === 'leased' || job.state === 'ready' || job.state === 'delayed')) this.progress(w, job.progress);
+      if (job) this.outcome(id, job, w);
+      else await this.gone(id, w, since);
     } catch (err) {
-      this.settle(id, waiter, err as Error);
+      this.settle(id, w, err as Error);
     }
-    return settled;
   }
 
   /**
