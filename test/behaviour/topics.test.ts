@@ -195,4 +195,26 @@ describe('topics', () => {
     expect((await queues[0]!.getJob(`${s.name}:orphan`))?.data).toEqual({ n: 99 });
     await waitFor(async () => Number(await s.admin.xlen(topic.keys.topic_outbox)) === 0, 10_000, 'the outbox to be trimmed');
   });
+
+  it('an outbox entry offered to a queue again (another deliverer, a crash before trimming) is skipped, even after its job is gone', async () => {
+    const { queues } = setup(['once']);
+    const q = queues[0]!;
+    const scripts = new Scripts(q.keys);
+    const record = encodeRecord({
+      payload: encodeData('data', { n: 1 }), attempts: 1, backoffType: 'fixed', backoffMs: 0,
+      backoffMaxMs: 0, jitter: 0, createdAt: Date.now(), timeoutMs: 0, priority: 0, dedupKey: '', dedupMode: 0,
+    });
+    const entries = ['1700000000000-0', '1700000000000-1', '1700000000001-0'].map((entry, i) => ({ entry, jobId: `${s.name}:${i}`, delay: 0, opts: '', record }));
+    expect(await scripts.call(s.admin, 'topicDeliver', { topic: s.name, entries: entries.slice(0, 2) })).toEqual([ResultCode.OK, 2]);
+    // the jobs run and are deleted (completed jobs are not kept)
+    const ran: string[] = [];
+    const w = s.trackWorker(new Worker(q.name, (job) => void ran.push(job.id), { connection: s.url }));
+    await waitFor(async () => ran.length === 2 && (await q.counts()).ready === 0 && (await q.getJob(`${s.name}:1`)) === null, 10_000, 'both to run');
+    await w.close();
+    // offered again with one new entry: only the new one is added
+    expect(await scripts.call(s.admin, 'topicDeliver', { topic: s.name, entries })).toEqual([ResultCode.OK, 3]);
+    expect((await q.counts()).ready).toBe(1);
+    expect((await q.getJob(`${s.name}:2`))?.data).toEqual({ n: 1 });
+    expect(await q.getJob(`${s.name}:0`)).toBeNull();
+  });
 });
