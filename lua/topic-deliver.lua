@@ -2,7 +2,7 @@
 -- subscriber queue (those that name it), in the queue's own slot, exactly once: the queue keeps
 -- the id of the last entry it took (`topics`, per topic), written in the same
 -- call as the jobs, so an entry offered again (by another deliverer, or after
--- a crash between delivering and recording it in the topic) is skipped.
+-- a crash before the outbox was trimmed) is skipped.
 --
 -- KEYS[1]  jobs        hash
 -- KEYS[2]  ready       list

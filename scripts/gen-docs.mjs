@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { KEY_LAYOUT, queueKeys } = await import(join(root, 'packages/core/dist/index.js'));
+const { KEY_LAYOUT, TOPIC_KEY_LAYOUT, queueKeys, topicKeys } = await import(join(root, 'packages/core/dist/index.js'));
 
 export function underTheHood() {
   const keys = queueKeys('kyoo', 'images');
@@ -18,6 +18,12 @@ export function underTheHood() {
     '| key | type | holds |',
     '| --- | --- | --- |',
     ...KEY_LAYOUT.map((k) => `| \`${keys[k.name]}\` | ${k.type} | ${k.holds} |`),
+    '',
+    'A topic has keys of its own, under its own hash tag (here for the topic `orders`):',
+    '',
+    '| key | type | holds |',
+    '| --- | --- | --- |',
+    ...TOPIC_KEY_LAYOUT.map((k) => `| \`${topicKeys('kyoo', 'orders')[k.name]}\` | ${k.type} | ${k.holds} |`),
     '',
     'Each state change is one Lua script (`lua/`), called by SHA:',
     '',
@@ -32,7 +38,8 @@ export function underTheHood() {
       purpose.push(line.slice(3).trim());
     }
     const what = purpose.join(' ').replace(/^[\w-]+:\s*/, '');
-    const used = [...src.matchAll(/^-- KEYS\[\d+\]\s+(\w+)/gm)].map((m) => m[1]).join(', ');
+    const used = [...src.matchAll(/^-- KEYS\[\d+\]\s+(\w+)/gm)].map((m) => m[1])
+      .concat([...src.matchAll(/^-- KEYS\[\d+\.\.\]\s+\w+\s+\{([^}]*)\}/gm)].map((m) => `per subscriber queue: ${m[1].trim()}`)).join(', ');
     lines.push(`| \`${file}\` | ${what} | ${used} |`);
   }
   return lines.join('\n');

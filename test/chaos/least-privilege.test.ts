@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { Queue, Worker } from 'kyoo';
+import { Queue, Topic, Worker } from 'kyoo';
 import { afterEach, describe, expect, test } from 'vitest';
 import { freePort, uniqueQueueName } from '../support/redis.js';
 import { startPrivateRedis, tempDir, type PrivateRedis } from '../support/private-redis.js';
@@ -19,6 +19,7 @@ export const KYOO_COMMANDS = [
   // sent by the client
   'eval', 'evalsha', 'incrby', 'blpop', 'multi', 'exec', 'hget', 'hexists', 'zscore', 'zrange',
   'zcard', 'zcount', 'llen', 'info', 'wait', 'ping', 'quit', 'hgetall', 'xread', 'xrange',
+  'xrevrange', 'get', 'hkeys', 'xlen', 'xtrim',
   // called from kyoo's Lua scripts (ACLs apply inside scripts too)
   'time', 'hset', 'hsetnx', 'hdel', 'hlen', 'hmget', 'incr', 'lpop', 'lpush', 'lrem', 'rpush',
   'zadd', 'zpopmin', 'zrangebyscore', 'zrem', 'xadd',
@@ -66,6 +67,7 @@ async function fullCycle(connection: RedisOptions | Redis, queueConnection: Redi
   let providerUp = false;
   const worker = new Worker<{ to: string }>(name, async (job) => {
     if (!providerUp) throw new Error('provider down');
+    await job.progress(1);
     return `sent to ${job.data.to}`;
   }, { connection, leaseMs: 2000 });
   const errors: Error[] = [];
@@ -114,7 +116,18 @@ async function fullCycle(connection: RedisOptions | Redis, queueConnection: Redi
       if (e.jobId === id) types.push(e.type);
       if (e.type === 'completed' && e.jobId.startsWith('tick@')) break;
     }
-    expect(types).toEqual(['added', 'started', 'failed', 'retried', 'started', 'failed', 'dead', 'replayed', 'started', 'completed']);
+    expect(types).toEqual(['added', 'started', 'failed', 'retried', 'started', 'failed', 'dead', 'replayed', 'started', 'progress', 'completed']);
+
+    // results, progress and a topic: a message published to the queue, its result awaited
+    const topic = new Topic<{ to: string }>(`${name}-topic`, { connection: queueConnection });
+    try {
+      expect(await topic.subscribe(name)).toBe(true);
+      const { id: message } = await topic.publish({ to: 'topic@example.com' });
+      expect(await queue.result(`${name}-topic:${message}`, { timeoutMs: 10_000 })).toBe('sent to topic@example.com');
+      expect(await topic.unsubscribe(name)).toBe(true);
+    } finally {
+      await topic.close();
+    }
     expect(errors.filter((e) => /NOPERM|NOAUTH|WRONGPASS/.test(e.message))).toEqual([]);
   } finally {
     await worker.close(0);

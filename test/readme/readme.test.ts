@@ -93,6 +93,13 @@ test('progress example: each report reaches the waiting producer, then the resul
   expect(out).toMatch(/^(import at 1\/3 \(attempt 1\)\n)?(import at 2\/3 \(attempt 1\)\n)?import at 3\/3 \(attempt 1\)\nimported\n$/);
 });
 
+test('topics example: one order reaches three services; an unsubscribed one hears no more', async () => {
+  const out = await runExample('topics');
+  expect(out).toMatch(/^order 42 went to 3 queues as job orders:\d+$/m);
+  expect(out).toMatch(/^billing, email$/m);
+  expect(out).toMatch(/^analytics got order 42\nbilling got order 42\nemail got order 42$/m);
+});
+
 test('events example: two jobs told in order, and a cursor to resume from', async () => {
   const out = await runExample('events');
   const lines = out.trim().split('\n');
