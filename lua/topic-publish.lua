@@ -37,4 +37,4 @@ end
 redis.call('HSET', K.topic_publishers, A.publisher, A.message)
 local get = function() return A.job_id, false, A.delay, A.opts, A.record end
 for i = 1, K.subs_n do add_jobs(subs(i), 1, get, false, 0) end
-return { CODE.OK, K.subs_n }
+return { CODE.OK, K.subs_n } -- with no subscriber, nothing but the publisher's newest id is written

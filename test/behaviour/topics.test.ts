@@ -80,6 +80,12 @@ describe('topics', () => {
     expect((await b.getJob(job(third.id)))?.data).toEqual({ n: 3 });
     await topic.unsubscribe(names[1]!);
     expect(await topic.publish({ n: 4 })).toMatchObject({ queues: 0 });
+    // a queue subscribed by another process while this topic knew of none still gets the next message
+    const elsewhere = s.track(new Topic(s.name, { connection: s.url }));
+    await elsewhere.subscribe(names[1]!);
+    const fifth = await topic.publish({ n: 5 });
+    expect(fifth.queues).toBe(1);
+    await waitFor(async () => (await b.getJob(job(fifth.id))) !== null, 10_000, 'the fifth message in b');
   });
 
   it('subscribers changing while messages are published: a steady subscriber still gets every message once', async () => {

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import {
   ConnectionClosedError,
   DEFAULT_PREFIX,
-  InvalidOptionError,
   JOB_DEFAULTS,
+  KyooError,
   QueueFullError,
   ResultCode,
   Scripts,
@@ -62,7 +62,7 @@ const DELIVER_BATCH = 500;
 /** Batches one delivery pass reads at most (past a full queue's entries, to reach the others'). */
 const DELIVER_WINDOWS = 20;
 /** Attempts at a publish whose subscriber list keeps changing under it. */
-const STALE_RETRIES = 20;
+const STALE_RETRIES = 50;
 
 type XEntry = [Buffer, Buffer[]];
 
@@ -175,7 +175,7 @@ export class Topic<T = unknown> {
     for (let attempt = 0; attempt < STALE_RETRIES; attempt++) {
       const subs = await this.subscriberList();
       const [message] = await this.ids.take(1);
-      if (subs.queues.length === 0) return { id: message!, queues: 0 };
+      // with no subscriber known the call still goes: it checks the revision (another process may have subscribed one)
       const group = subs.queues.map((q) => this.queue(q).keys);
       const jobId = `${this.name}:${message}`;
       const [code, n] = await this.scripts.call(redis, 'topicPublish', {
@@ -185,7 +185,7 @@ export class Topic<T = unknown> {
       if (code === ResultCode.QUEUE_FULL) throw new QueueFullError(subs.queues[n! - 1]!, 1);
       this.subs = undefined; // STALE: the list changed; read it again (and take a fresh id: nothing was written)
     }
-    throw new InvalidOptionError('topic', `the subscriber list of topic ${this.name} changed ${STALE_RETRIES} times during one publish`);
+    throw new KyooError('TOPIC_BUSY', `the subscriber list of topic ${this.name} changed ${STALE_RETRIES} times during one publish; nothing was written`);
   }
 
   /**

@@ -16,7 +16,8 @@ export type KyooErrorCode =
   | 'EVENTS_GAP'
   | 'JOB_FAILED'
   | 'JOB_NOT_FOUND'
-  | 'WAIT_TIMEOUT';
+  | 'WAIT_TIMEOUT'
+  | 'TOPIC_BUSY';
 
 /** Base class of every error kyoo throws or emits. */
 export class KyooError extends Error {
