@@ -20,13 +20,16 @@
 -- KEYS[17] schedule_next zset  schedules by next occurrence (see includes/lease.lua)
 -- KEYS[18] events      stream `completed` per job acked (then as lease.lua for the next batch)
 -- KEYS[19] progress    hash   progress reports, deleted with the job
+-- KEYS[20] metrics     hash   counters of events by kind (includes/events.lua)
+-- KEYS[21] workers     hash   what each worker last said of its slots (includes/workers.lua)
 --
 -- ARGV[1] n         int     jobs to lease after acking (0 = none)
 -- ARGV[2] lease_ms  int
 -- ARGV[3] rnd       float   in [0, 1), jitter for reclaimed jobs
 -- ARGV[4] nonce     string  random per call, part of every new token
--- ARGV[5] dedups   string  until-complete dedup keys the acked jobs free: "id\0key\0" per job that has one ('' for none, the usual case)
--- ARGV[6..] acks    {id: string, token: string, result: bytes}  result '' for none
+-- ARGV[5] worker   string  "<id>,<busy>,<slots>,<ttl ms>" (includes/workers.lua), '' for none
+-- ARGV[6] dedups   string  until-complete dedup keys the acked jobs free: "id\0key\0" per job that has one ('' for none, the usual case)
+-- ARGV[7..] acks    {id: string, token: string, result: bytes}  result '' for none
 --
 -- Reply: ack
 -- Returns {{code1, ..., codem}, lease_reply}: per ack OK, LEASE_LOST (the
@@ -38,6 +41,7 @@
 --!include now
 --!include policy
 --!include promote
+--!include workers
 --!include reclaim
 --!include lease
 
@@ -45,7 +49,7 @@ local pol = read_policy(K.meta)
 local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
 local d = { dedup = K.dedup, dedup_exp = K.dedup_exp }
 local keep_count, keep_age = pol.keep_count, pol.keep_age_ms
-local ev = events_new(K.events, pol.events_max)
+local ev = events_new(K.events, pol.events_max, K.metrics)
 -- kept jobs are scored to the microsecond (plus their place in the batch), so
 -- that retention trims them in completion order even within one millisecond
 local precise = now_ms(true)
@@ -123,11 +127,12 @@ if m > 0 then
   end
 end
 
-if A.n > 0 then promote(K.delayed, rq, precise, pol.aging_ms) end
+if A.n > 0 then promote(K.delayed, K.runs, rq, precise, pol.aging_ms) end
 reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
   rq, d, ev, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker that acks held leases already: no announcement (it would wake idle workers per job)
 local out = lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
   rq, pol, ev, now, A.n, A.lease_ms, false, A.nonce)
 events_flush(ev)
+worker_seen(K.workers, A.worker, now)
 return { codes, out }

@@ -18,6 +18,7 @@
 -- KEYS[12] dedup_exp   zset
 -- KEYS[13] events      stream `cancelled`
 -- KEYS[14] progress    hash   progress reports, deleted with the job
+-- KEYS[15] metrics     hash   counters of events by kind (includes/events.lua)
 --
 -- ARGV[1] id  string
 --
@@ -51,7 +52,7 @@ end
 local now = now_ms()
 local pol = read_policy(K.meta)
 redis.call('ZADD', K.cancelled, now, id)
-local ev = events_new(K.events, pol.events_max)
+local ev = events_new(K.events, pol.events_max, K.metrics)
 event(ev, 'cancelled', id, run_attempts(run))
 events_flush(ev)
 local h = record_header(raw)

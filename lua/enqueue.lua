@@ -12,6 +12,7 @@
 -- KEYS[9]  dedup       hash    dedup key -> id of the job holding it
 -- KEYS[10] dedup_exp   zset    dedup keys with a window, scored by its end ms
 -- KEYS[11] events      stream  `added` per job added (includes/events.lua)
+-- KEYS[12] metrics     hash   counters of events by kind (includes/events.lua)
 --
 -- ARGV[1] all_or_nothing  bool  1 = if max_waiting refuses one job, refuse all (addBulk)
 -- ARGV[2] reserve         int   jobs of the same addBulk still to come in later calls (they need room too)
@@ -36,5 +37,5 @@
 --!include add
 
 return add_jobs({ jobs = K.jobs, ready = K.ready, prio = K.prio, priorities = K.priorities, delayed = K.delayed,
-  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events },
+  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events, metrics = K.metrics },
   A.jobs_n, function(i) return jobs(i) end, A.all_or_nothing, A.reserve)

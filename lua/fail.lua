@@ -15,6 +15,7 @@
 -- KEYS[11] dedup       hash   a dead job frees its until-complete dedup key
 -- KEYS[12] dedup_exp   zset
 -- KEYS[13] events      stream `failed`, then `retried` or `dead`
+-- KEYS[14] metrics     hash   counters of events by kind (includes/events.lua)
 --
 -- ARGV[1] id        string
 -- ARGV[2] token     string  fencing token of the lease
@@ -40,12 +41,12 @@ local current = redis.call('HGET', K.runs, A.id)
 if current == A.token .. ':cancelled' then return CODE.CANCELLED end
 if current ~= A.token then return CODE.LEASE_LOST end
 redis.call('ZREM', K.leased, A.id)
-redis.call('HSET', K.runs, A.id, run_attempts(A.token))
-
 local pol = read_policy(K.meta)
 local now = now_ms()
+-- between runs: the attempts made, and when a retry may run (for the wait-time histogram)
+redis.call('HSET', K.runs, A.id, run_attempts(A.token) .. '@' .. string.format('%d', now + (A.dead and 0 or A.delay_ms)))
 push_error(K.errors, A.id, A.error, pol.max_errors, now)
-local ev = events_new(K.events, pol.events_max)
+local ev = events_new(K.events, pol.events_max, K.metrics)
 local attempt = run_attempts(A.token)
 event(ev, 'failed', A.id, attempt)
 if A.dead then

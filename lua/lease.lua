@@ -17,11 +17,14 @@
 -- KEYS[14] dedup_exp   zset
 -- KEYS[15] schedule_next zset  schedules by next occurrence (the reply says when the next one comes)
 -- KEYS[16] events      stream `started` per job leased; reclaimed ones: lease-expired, retried or dead
+-- KEYS[17] metrics     hash   counters of events by kind (includes/events.lua)
+-- KEYS[18] workers     hash   what each worker last said of its slots (includes/workers.lua)
 --
 -- ARGV[1] n         int     jobs wanted (free slots); 0 only promotes and reclaims
 -- ARGV[2] lease_ms  int     lease duration
 -- ARGV[3] rnd       float   random number in [0, 1) for backoff jitter of reclaimed jobs
 -- ARGV[4] nonce     string  random per call, part of every token (unique after a failover)
+-- ARGV[5] worker    string  "<id>,<busy>,<slots>,<ttl ms>" (includes/workers.lua), '' for none
 --
 -- Reply: lease
 -- Returns {next_in_ms, keep_results, schedule_in_ms, id, token, attempt, record, ...} (see includes/lease.lua).
@@ -29,18 +32,20 @@
 --!include now
 --!include policy
 --!include promote
+--!include workers
 --!include reclaim
 --!include lease
 
 local now = now_ms(true)
 local pol = read_policy(K.meta)
 local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
-local ev = events_new(K.events, pol.events_max)
-promote(K.delayed, rq, now, pol.aging_ms)
+local ev = events_new(K.events, pol.events_max, K.metrics)
+promote(K.delayed, K.runs, rq, now, pol.aging_ms)
 reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
   rq, { dedup = K.dedup, dedup_exp = K.dedup_exp }, ev, now, A.rnd, pol.max_errors, pol.aging_ms)
 -- a worker coming out of idle may be the first to hold a lease: announce it
 local out = lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
   rq, pol, ev, math.floor(now), A.n, A.lease_ms, true, A.nonce)
 events_flush(ev)
+worker_seen(K.workers, A.worker, math.floor(now))
 return out

@@ -18,6 +18,7 @@
 -- KEYS[15] dedup_exp   zset
 -- KEYS[16] events      stream `removed`
 -- KEYS[17] progress    hash
+-- KEYS[18] metrics     hash   counters of events by kind (includes/events.lua)
 --
 -- ARGV[1] id  string
 --
@@ -48,7 +49,7 @@ redis.call('HDEL', K.runs, id)
 redis.call('HDEL', K.errors, id)
 redis.call('HDEL', K.results, id)
 redis.call('HDEL', K.progress, id)
-local ev = events_new(K.events, read_policy(K.meta).events_max)
+local ev = events_new(K.events, read_policy(K.meta).events_max, K.metrics)
 event(ev, 'removed', id, made)
 events_flush(ev)
 return CODE.OK

@@ -13,6 +13,7 @@
 -- KEYS[9] jobs        hash
 -- KEYS[10] events     stream `replayed`
 -- KEYS[11] progress   hash   a replayed job starts with no progress, as with no errors
+-- KEYS[12] metrics     hash   counters of events by kind (includes/events.lua)
 --
 -- ARGV[1..] ids  {id: string}  at most ~1000 per call (the client pages)
 --
@@ -27,7 +28,7 @@
 
 local codes, back = {}, {}
 local pol = read_policy(K.meta)
-local ev = events_new(K.events, pol.events_max)
+local ev = events_new(K.events, pol.events_max, K.metrics)
 for i = 1, A.ids_n do
   local id = ids(i)
   if redis.call('ZREM', K.dead, id) == 1 then

@@ -19,6 +19,7 @@
 -- KEYS[11] dedup           hash
 -- KEYS[12] dedup_exp       zset
 -- KEYS[13] events          stream  `added` per job made
+-- KEYS[14] metrics     hash   counters of events by kind (includes/events.lua)
 --
 -- ARGV[1] id        string  the schedule's id
 -- ARGV[2] rev       int     the revision the caller read
@@ -48,7 +49,7 @@ local n = A.jobs_n
 if A.limit > 0 then n = math.min(n, math.max(0, A.limit - st.count)) end
 local occ = {}
 local res = add_jobs({ jobs = K.jobs, ready = K.ready, prio = K.prio, priorities = K.priorities, delayed = K.delayed,
-  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events },
+  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events, metrics = K.metrics },
   n, function(i)
     local id, at, opts, rec = jobs(i)
     occ[i] = at

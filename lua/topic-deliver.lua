@@ -16,6 +16,7 @@
 -- KEYS[10] dedup_exp   zset
 -- KEYS[11] events      stream
 -- KEYS[12] topics      hash    topic -> id of the last outbox entry taken
+-- KEYS[13] metrics     hash   counters of events by kind (includes/events.lua)
 --
 -- ARGV[1] topic  string
 -- ARGV[2..] entries  {entry: string, job_id: string, delay: int, opts: string, record: bytes}  in outbox order
@@ -38,7 +39,7 @@ for i = 1, A.entries_n do
 end
 if #fresh == 0 then return { CODE.OK, taken } end
 local k = { jobs = K.jobs, ready = K.ready, prio = K.prio, priorities = K.priorities, delayed = K.delayed,
-  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events }
+  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events, metrics = K.metrics }
 local room = add_room(k)
 if room < 1 then return { CODE.QUEUE_FULL, taken } end
 while #fresh > room do table.remove(fresh) end

@@ -8,7 +8,7 @@
 -- KEYS[1] topic_subs        hash    subscribed queues
 -- KEYS[2] topic_rev         string  revision of the subscriber list
 -- KEYS[3] topic_publishers  hash    publisher id -> its newest message applied
--- KEYS[4..] subs {jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup, dedup_exp, events}
+-- KEYS[4..] subs {jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup, dedup_exp, events, metrics}
 --
 -- ARGV[1] rev        int     the revision the caller's subscriber list has
 -- ARGV[2] publisher  string  random per publishing client

@@ -1,7 +1,7 @@
 -- Adds jobs: the one place that decides what an added job becomes (enqueue
 -- for add and addBulk, schedule-fire for the jobs of schedule occurrences).
 -- `k` is { jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup,
--- dedup_exp, events } (key names); every job added emits `added`; `get(i)` returns the i-th job of `n` as
+-- dedup_exp, events, metrics } (key names); every job added emits `added`; `get(i)` returns the i-th job of `n` as
 -- id, gen, delay, opts, record (see enqueue.lua's header for each).
 -- Returns a flat array {id1, code1, id2, code2, ...} in input order.
 --!include codes
@@ -30,7 +30,7 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   local nowi = math.floor(now)
   local d = { dedup = k.dedup, dedup_exp = k.dedup_exp }
   local rq = ready_keys(k.ready, k.prio, k.priorities, k.meta)
-  local ev = events_new(k.events, pol.events_max)
+  local ev = events_new(k.events, pol.events_max, k.metrics)
 
   -- first pass: what each job becomes, without writing
   local plan, seen, held, fresh = {}, {}, {}, 0

@@ -8,14 +8,17 @@
 -- occurred, so each job's own events keep their order. The entry id carries
 -- Redis's time. The stream is trimmed to about the policy's events_max
 -- entries (MAXLEN ~, which trims whole radix-tree nodes: cheap); events_max
--- 0 writes nothing.
+-- 0 writes no entries.
+--
+-- The same flush counts every kind in the queue's `metrics` hash (HINCRBY
+-- <kind> n: one command per kind per call, events on or off), so the
+-- counters of all processes add up exactly, in the call that made the change.
 
-local function events_new(key, max)
-  return { key = key, max = max, order = {}, by = {} }
+local function events_new(key, max, metrics)
+  return { key = key, max = max, metrics = metrics, order = {}, by = {} }
 end
 
 local function event(ev, kind, id, attempt)
-  if ev.max == 0 then return end
   local b = ev.by[kind]
   if not b then
     b = { ids = {}, att = {} }
@@ -29,7 +32,10 @@ end
 local function events_flush(ev)
   for _, kind in ipairs(ev.order) do
     local b = ev.by[kind]
-    redis.call('XADD', ev.key, 'MAXLEN', '~', ev.max, '*', 'e', kind, 'j', table.concat(b.ids, '\n'), 'a', table.concat(b.att, ','))
+    if ev.max > 0 then
+      redis.call('XADD', ev.key, 'MAXLEN', '~', ev.max, '*', 'e', kind, 'j', table.concat(b.ids, '\n'), 'a', table.concat(b.att, ','))
+    end
+    redis.call('HINCRBY', ev.metrics, kind, #b.ids)
   end
   ev.order, ev.by = {}, {}
 end

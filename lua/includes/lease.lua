@@ -5,7 +5,9 @@
 -- token: an idle worker wakes, learns the new lease deadline and arms a timer
 -- for it, so an expired lease is reclaimed on time even when every other
 -- worker is idle. Returns a flat array {next_in_ms, keep_results,
--- schedule_in_ms, id1, token1, attempt1, record1, id2, ...}; a token is the
+-- schedule_in_ms, now, id1, token1, attempt1, record1, runnable1, id2, ...};
+-- runnable is when the job became runnable (ms; 0 when it went straight to
+-- ready at its add: the record's created-at tells then); a token is the
 -- "<attempt>:<fence>:<nonce>" string stored in `runs`. next_in_ms is -1 when
 -- the batch was full (more may be ready), else the time until the next delayed
 -- job is due or lease expires (0 = none). keep_results is 1 when the policy
@@ -18,7 +20,7 @@
 --!include events
 
 local function lease_batch(k, rq, pol, ev, now, n, lease_ms, announce, nonce)
-  local out = { -1, pol.keep_count > 0 and 1 or 0, -1 }
+  local out = { -1, pol.keep_count > 0 and 1 or 0, -1, now }
   local sched = redis.call('ZRANGE', k.schedule_next, 0, 0, 'WITHSCORES')
   if sched[2] then out[3] = math.max(0, tonumber(sched[2]) - now) end
   local ids = {}
@@ -36,6 +38,7 @@ local function lease_batch(k, rq, pol, ev, now, n, lease_ms, announce, nonce)
         zargs[#zargs + 1] = deadline; zargs[#zargs + 1] = id
         rargs[#rargs + 1] = id; rargs[#rargs + 1] = token
         out[#out + 1] = id; out[#out + 1] = token; out[#out + 1] = attempt; out[#out + 1] = recs[i]
+        out[#out + 1] = runs[i] and tonumber(string.match(runs[i], '@(%d+)$')) or 0
         event(ev, 'started', id, attempt)
       end
     end

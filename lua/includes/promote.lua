@@ -1,13 +1,25 @@
 -- Due delayed jobs (a delay or a retry backoff is over) become ready, at the
--- back of their priority.
+-- back of their priority. Each one's `runs` value becomes
+-- "<attempts>@<run-at ms>": when it became runnable, which the lease hands to
+-- the worker for the wait-time histogram (delays and backoff excluded).
 --!include ready
+--!include runs
 
 local MAX_MOVE = 1000  -- due or expired jobs moved per call; the rest next call
 
-local function promote(delayed_key, rq, now, aging_ms)
-  local due = redis.call('ZRANGEBYSCORE', delayed_key, '-inf', now, 'LIMIT', 0, MAX_MOVE)
+local function promote(delayed_key, runs_key, rq, now, aging_ms)
+  local due = redis.call('ZRANGEBYSCORE', delayed_key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_MOVE)
   if #due > 0 then
-    redis.call('ZREM', delayed_key, unpack(due))
-    ready_push(rq, due, nil, now, aging_ms)
+    local ids = {}
+    for i = 1, #due, 2 do ids[#ids + 1] = due[i] end
+    redis.call('ZREM', delayed_key, unpack(ids))
+    local made = redis.call('HMGET', runs_key, unpack(ids))
+    local rargs = {}
+    for i, id in ipairs(ids) do
+      rargs[#rargs + 1] = id
+      rargs[#rargs + 1] = run_attempts(made[i]) .. '@' .. string.format('%d', tonumber(due[2 * i]))
+    end
+    redis.call('HSET', runs_key, unpack(rargs))
+    ready_push(rq, ids, nil, now, aging_ms)
   end
 end

@@ -15,7 +15,7 @@ local function reclaim(k, rq, d, ev, now, rnd, max_errors, aging_ms)
   for _, id in ipairs(expired) do
     redis.call('ZREM', k.leased, id)
     local made = run_attempts(redis.call('HGET', k.runs, id))
-    redis.call('HSET', k.runs, id, made)
+    redis.call('HSET', k.runs, id, made .. '@' .. string.format('%d', now))
     local raw = redis.call('HGET', k.jobs, id)
     if raw then
       -- an unreadable record cannot run anyway: it is dead-lettered now
@@ -31,6 +31,7 @@ local function reclaim(k, rq, d, ev, now, rnd, max_errors, aging_ms)
       else
         local delay = record_backoff(h, made, rnd)
         event(ev, 'retried', id, made)
+        if delay > 0 then redis.call('HSET', k.runs, id, made .. '@' .. string.format('%d', now + delay)) end
         if delay > 0 then redis.call('ZADD', k.delayed, now + delay, id) else again[#again + 1] = id end
       end
     end

@@ -16,7 +16,7 @@ afterEach(async () => {
 const errBlob = (message: string, attempt: number): Buffer => encode({ name: 'Error', message, stack: '', attempt });
 /** An ack call of the given leases that leases nothing back. */
 const ackOf = (...leases: { id: string; token: string }[]) => ({
-  n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', dedups: '', acks: leases.map(({ id, token }) => ({ id, token, result: '' })),
+  n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', worker: '', dedups: '', acks: leases.map(({ id, token }) => ({ id, token, result: '' })),
 });
 const failOf = (id: string, token: string, dead: boolean, delayMs: number, message: string, attempt: number) =>
   ({ id, token, dead, delayMs, error: errBlob(message, attempt), dedup: '' });
@@ -174,7 +174,7 @@ describe('a worker that loses its lease', () => {
    */
   async function expireAndReclaim(id: string, lease: number): Promise<LeasedJob | undefined> {
     const multi = s.admin.multi().zadd(s.keys.leased, 'XX', 0, id);
-    const parse = s.scripts.queue(s.admin, multi, 'lease', { n: lease, leaseMs: 30_000, rnd: 0, nonce: 'x' });
+    const parse = s.scripts.queue(s.admin, multi, 'lease', { n: lease, leaseMs: 30_000, rnd: 0, nonce: 'x', worker: '' });
     const res = await multi.exec();
     const reply = parse(res?.[1]?.[1]);
     if (lease === 0) return undefined;

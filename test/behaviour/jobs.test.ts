@@ -330,7 +330,7 @@ describe('keepCompleted', () => {
     for (const id of ids) await s.call('enqueue', { allOrNothing: false, reserve: 0, jobs: [enqueueEntry(id, record({ id }))] });
     const { jobs } = await s.lease(2, 30_000);
     expect(jobs.map((j) => j.id)).toEqual(ids);
-    const ack = (j: { id: string; token: string }) => ({ n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', dedups: '', acks: [{ id: j.id, token: j.token, result: '' }] });
+    const ack = (j: { id: string; token: string }) => ({ n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', worker: '', dedups: '', acks: [{ id: j.id, token: j.token, result: '' }] });
     const multi = s.admin.multi();
     s.scripts.queue(s.admin, multi, 'ack', ack(jobs[0]!));
     s.scripts.queue(s.admin, multi, 'ack', ack(jobs[1]!));

@@ -65,7 +65,7 @@ async function leaseOne(): Promise<LeasedJob> {
   return jobs[0]!;
 }
 const ack = async (id: string, token: string): Promise<ResultCode> =>
-  (await s.call('ack', { n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', dedups: '', acks: [{ id, token, result: '' }] })).codes[0]!;
+  (await s.call('ack', { n: 0, leaseMs: 1000, rnd: 0, nonce: 'x', worker: '', dedups: '', acks: [{ id, token, result: '' }] })).codes[0]!;
 const fail = (id: string, token: string, dead: boolean): Promise<ResultCode> =>
   s.call('fail', { id, token, dead, delayMs: 0, error: Buffer.from([0x80]) /* msgpack {} */, dedup: '' });
 const extend = async (id: string, token: string): Promise<ResultCode> => (await s.call('extend', { leaseMs: 30_000, leases: [{ id, token }] }))[0]!;

@@ -19,10 +19,10 @@ export const KYOO_COMMANDS = [
   // sent by the client
   'eval', 'evalsha', 'incrby', 'blpop', 'multi', 'exec', 'hget', 'hexists', 'zscore', 'zrange',
   'zcard', 'zcount', 'llen', 'info', 'wait', 'ping', 'quit', 'hgetall', 'xread', 'xrange',
-  'xrevrange', 'get', 'hkeys', 'xlen', 'xtrim',
+  'xrevrange', 'get', 'hkeys', 'xlen', 'xtrim', 'lindex',
   // called from kyoo's Lua scripts (ACLs apply inside scripts too)
   'time', 'hset', 'hsetnx', 'hdel', 'hlen', 'hmget', 'incr', 'lpop', 'lpush', 'lrem', 'rpush',
-  'zadd', 'zpopmin', 'zrangebyscore', 'zrem', 'xadd',
+  'zadd', 'zpopmin', 'zrangebyscore', 'zrem', 'xadd', 'hincrby', 'hincrbyfloat', 'hscan',
 ];
 const PASSWORD = 'kyoo-test-password';
 const ADMIN_PASSWORD = 'admin-test-password';
@@ -128,6 +128,10 @@ async function fullCycle(connection: RedisOptions | Redis, queueConnection: Redi
     } finally {
       await topic.close();
     }
+    // metrics: counters from the scripts, gauges read now
+    const m = await queue.metrics();
+    expect(m.counters.completed).toBeGreaterThanOrEqual(2);
+    expect(m.gauges.dead).toBe(0);
     expect(errors.filter((e) => /NOPERM|NOAUTH|WRONGPASS/.test(e.message))).toEqual([]);
   } finally {
     await worker.close(0);

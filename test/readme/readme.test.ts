@@ -100,6 +100,12 @@ test('topics example: one order reaches three services; an unsubscribed one hear
   expect(out).toMatch(/^analytics got order 42\nbilling got order 42\nemail got order 42$/m);
 });
 
+test('metrics example: counters, a histogram bucket, and a /metrics endpoint', async () => {
+  const out = await runExample('metrics');
+  expect(out).toMatch(/^completed 10, runs under 50 ms: 10$/m);
+  expect(out).toMatch(/^kyoo_job_attempts_total\{queue="resize",outcome="completed"\} 10$/m);
+});
+
 test('events example: two jobs told in order, and a cursor to resume from', async () => {
   const out = await runExample('events');
   const lines = out.trim().split('\n');

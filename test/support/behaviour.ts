@@ -119,7 +119,7 @@ export class Scope {
 
   /** `lease` with n jobs for leaseMs. */
   lease(n: number, leaseMs: number): Promise<LeaseReply> {
-    return this.call('lease', { n, leaseMs, rnd: 0, nonce: 'test' });
+    return this.call('lease', { n, leaseMs, rnd: 0, nonce: 'test', worker: '' });
   }
 
   /** Sets the queue's policy (through a Queue, as a user would). */

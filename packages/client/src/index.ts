@@ -8,6 +8,8 @@ export type { ScheduleInfo, UpsertResult } from './schedules.js';
 export type { ScheduleSpec, ScheduleJobOptions } from './schedule-spec.js';
 export { Scheduler } from './scheduler.js';
 export { Topic } from './topic.js';
+export { prometheusText } from './metrics.js';
+export type { QueueMetrics, HistogramSnapshot, PrometheusOptions } from './metrics.js';
 export type { TopicOptions, PublishOptions, PublishResult } from './topic.js';
 export { EventsGapError } from './events.js';
 export type { QueueEvent, QueueEventType, EventsOptions } from './events.js';
@@ -34,5 +36,6 @@ export {
   JobNotFoundError,
   WaitTimeoutError,
   ResultCode,
+  HISTOGRAM_BOUNDS_MS,
 } from '@kyoo/core';
 export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy, JsonValue, JobProgress } from '@kyoo/core';

@@ -60,7 +60,7 @@ export async function readJob(redis: RedisConnection, keys: QueueKeys, id: strin
   else if (cancelled != null) [state, since] = ['cancelled', cancelled];
 
   const errors = safeErrors(v[7] as Buffer | null);
-  const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(String(v[6] ?? '0').split(':')[0]), attempts: 0, errors, createdAt: 0, priority: 0 };
+  const info: JobInfo = { id, state, data: undefined, attemptsMade: Number(/^\d+/.exec(String(v[6] ?? '0'))?.[0] ?? 0), attempts: 0, errors, createdAt: 0, priority: 0 };
   if (since !== null) info.stateSince = Math.floor(since);
   const last = errors[errors.length - 1];
   if (last) info.lastError = last;

@@ -32,6 +32,7 @@ import { readJob, type JobInfo } from './job-info.js';
 import { Schedules } from './schedules.js';
 import { readEvents, resolveEventsOptions, type EventsOptions, type QueueEvent } from './events.js';
 import { ResultWaiter, type ResultOptions } from './results.js';
+import { readMetrics, type QueueMetrics } from './metrics.js';
 import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
 
 /** Options of a {@link Queue}. */
@@ -194,6 +195,21 @@ export class Queue<T = unknown> {
       .zcard(k.dead).zcard(k.done).zcard(k.cancelled).hexists(k.meta, 'paused');
     const n = (await execValues(multi)).map(Number);
     return { ready: n[0]! + n[1]!, delayed: n[2]!, leased: n[3]!, dead: n[4]!, completed: n[5]!, cancelled: n[6]!, paused: n[7] === 1 };
+  }
+
+  /**
+   * The queue's metrics, the same from any process: counters of jobs added
+   * and of run outcomes (written by the scripts that made each change),
+   * histograms of wait and processing time (workers add theirs every few
+   * seconds), and gauges read now (jobs per state, oldest waiting job's age,
+   * paused, workers and their busy and idle slots). `prometheusText([...])`
+   * turns them into a Prometheus exposition.
+   * @example
+   * const { gauges } = await queue.metrics()
+   * if (gauges.oldestWaitingMs > 60_000) alert('jobs wait over a minute')
+   */
+  async metrics(): Promise<QueueMetrics> {
+    return readMetrics(this.redis(), this.keys, this.name);
   }
 
   /** Stops all workers of this queue from leasing new jobs. Adds still work; running jobs finish. */

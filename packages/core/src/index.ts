@@ -55,3 +55,5 @@ export { policyFields, readPolicy, POLICY_META_FIELDS } from './policy.js';
 export type { QueuePolicy, ResolvedQueuePolicy } from './policy.js';
 export { encodeProgress, decodeProgress, MAX_PROGRESS_BYTES } from './progress.js';
 export type { JsonValue, JobProgress } from './progress.js';
+export { HISTOGRAM_BOUNDS_MS, Histogram, bucketField } from './metrics.js';
+export type { HistogramName } from './metrics.js';

@@ -30,6 +30,8 @@ export const KEY_LAYOUT = [
   { name: 'schedule_wake', type: 'list', holds: 'wake-up token for standalone schedulers blocked on BLPOP (at most one element)' },
   { name: 'events', type: 'stream', holds: 'job events (added, started, progress, completed, failed, retried, dead, replayed, removed, cancelled, lease-expired): fields `e` event, `j` job id, `a` attempt, `p` progress; trimmed to about the policy\'s eventsMaxLen' },
   { name: 'topics', type: 'hash', holds: 'topic name → id of the last topic outbox entry delivered into this queue (Redis Cluster only: see docs/design/015-topics.md)' },
+  { name: 'metrics', type: 'hash', holds: 'counters, summed over every process: jobs per event kind (`added`, `started`, `completed`, `failed`, `retried`, `dead`, `cancelled`, `lease-expired`, `replayed`, `removed`), written by the scripts; histogram buckets of wait and processing time (`wait:<le ms>`, `wait:sum`, `proc:<le ms>`, ...), added by workers every few seconds' },
+  { name: 'workers', type: 'hash', holds: 'worker id → `<busy slots>,<slots>,<ms>`: what each worker last said of its slots (metrics; entries older than a minute are dropped)' },
   { name: 'meta', type: 'hash', holds: 'queue state and policy: `paused`, `list_until`, and the fields of `packages/core/policy.json`' },
   { name: 'wake', type: 'list', holds: 'wake-up token for idle workers blocked on BLPOP (at most one element)' },
   { name: 'ids', type: 'string', holds: 'counter for generated job ids' },

@@ -6,6 +6,10 @@ export interface LeasedJob {
   token: string;
   attempt: number;
   record: Buffer;
+  /** When it became runnable (Redis clock, ms): its run-at after a delay or backoff; 0 when it was ready from its add. */
+  runnableAt: number;
+  /** Redis's time at the lease, ms. */
+  leasedAt: number;
 }
 
 /** A lease reply: the jobs, and when to look again (ms; 0 = nothing due, -1 = the batch was full). */
@@ -15,6 +19,8 @@ export interface LeaseReply {
   keepResults: boolean;
   /** Ms until the queue's next schedule occurrence (0 = due now, -1 = no schedule): the worker fires it then. */
   scheduleInMs: number;
+  /** Redis's time at the lease, ms. */
+  now: number;
   jobs: LeasedJob[];
 }
 
@@ -47,10 +53,11 @@ export interface EnqueueOutcome {
 function lease(raw: unknown): LeaseReply {
   const r = raw as unknown[];
   const jobs: LeasedJob[] = [];
-  for (let i = 3; i + 3 < r.length; i += 4) {
-    jobs.push({ id: String(r[i]), token: String(r[i + 1]), attempt: Number(r[i + 2]), record: r[i + 3] as Buffer });
+  const now = Number(r[3]);
+  for (let i = 4; i + 4 < r.length; i += 5) {
+    jobs.push({ id: String(r[i]), token: String(r[i + 1]), attempt: Number(r[i + 2]), record: r[i + 3] as Buffer, runnableAt: Number(r[i + 4]), leasedAt: now });
   }
-  return { nextInMs: Number(r[0]), keepResults: Number(r[1]) === 1, scheduleInMs: Number(r[2]), jobs };
+  return { nextInMs: Number(r[0]), keepResults: Number(r[1]) === 1, scheduleInMs: Number(r[2]), now, jobs };
 }
 
 function outcomes(r: unknown[], from: number): EnqueueOutcome[] {

@@ -37,6 +37,12 @@ export interface WorkerOptions {
   maxIdleMs?: number;
   /** Start leasing at once; when `false`, call `run()`. @defaultValue `true` */
   autostart?: boolean;
+  /**
+   * How often (ms) the worker adds its wait and processing time observations
+   * to the queue's metrics in Redis (one call, only when it observed
+   * something; and once at close). @defaultValue `5000`
+   */
+  metricsFlushMs?: number;
 }
 
 /** Worker options after validation. */
@@ -51,11 +57,12 @@ export interface ResolvedWorkerOptions {
   closeGraceMs: number;
   maxIdleMs: number;
   autostart: boolean;
+  metricsFlushMs: number;
 }
 
 const KNOWN = [
   'connection', 'prefix', 'concurrency', 'leaseMs', 'heartbeatMs', 'timeoutMs', 'backoff',
-  'closeGraceMs', 'maxIdleMs', 'autostart',
+  'closeGraceMs', 'maxIdleMs', 'autostart', 'metricsFlushMs',
 ] as const;
 
 /** Validates worker options; throws {@link InvalidOptionError} naming the option. */
@@ -86,5 +93,6 @@ export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
     closeGraceMs: checkInt('closeGraceMs', o.closeGraceMs ?? 10_000, 0, MAX_DURATION_MS),
     maxIdleMs: checkInt('maxIdleMs', o.maxIdleMs ?? 300_000, 10, 24 * 3600 * 1000),
     autostart: o.autostart ?? true,
+    metricsFlushMs: checkInt('metricsFlushMs', o.metricsFlushMs ?? 5000, 100, 3_600_000),
   };
 }

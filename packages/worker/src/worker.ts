@@ -32,6 +32,7 @@ import { ScheduleTicker } from './schedule-ticker.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { LeaseRegistry, type InFlight } from './registry.js';
 import { ProgressReporter, RunningJob } from './progress.js';
+import { WorkerMetrics } from './worker-metrics.js';
 import { runHandler } from './run-handler.js';
 import { Settler } from './settle.js';
 
@@ -84,6 +85,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly heartbeat: Heartbeat;
   private readonly ticker: ScheduleTicker;
   private readonly reporter: ProgressReporter;
+  private readonly metrics: WorkerMetrics;
   private closing: Promise<void> | undefined;
   private readonly listeners_ = new Listeners(this);
 
@@ -102,6 +104,9 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const scripts = new Scripts(keys);
     const error = (err: Error): void => this.emitError(err);
     this.ticker = new ScheduleTicker(new ScheduleFirer(redis, scripts, error), error);
+    this.metrics = new WorkerMetrics(this.opts.metricsFlushMs, (args) => scripts.call(redis, 'metricsFlush', args), error);
+    // an idle worker calls at least every maxIdleMs: past that (and a lease, and a margin) its slots are not counted
+    const slotsTtl = this.opts.maxIdleMs + this.opts.leaseMs + 30_000;
     this.loop = new LeaseLoop({
       registry: this.registry,
       blocker,
@@ -109,6 +114,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       concurrency: this.opts.concurrency,
       leaseMs: this.opts.leaseMs,
       maxIdleMs: this.opts.maxIdleMs,
+      slots: () => `${this.metrics.id},${this.registry.size},${this.opts.concurrency},${slotsTtl}`,
       lease: (args) => scripts.call(redis, 'lease', args),
       ack: (args) => scripts.call(redis, 'ack', args),
       start: (job) => this.start(job),
@@ -220,13 +226,22 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     }
     entry.record = record;
     entry.job = job;
+    // from when it became runnable (Redis clock; for a job ready from its add, the producer's clock at add)
+    this.metrics.waited(leased.leasedAt - (leased.runnableAt || record.createdAt));
+    const t0 = performance.now();
     runHandler(
       this.handler,
       job,
       controller,
       record.timeoutMs || this.opts.timeoutMs,
-      (result) => this.succeeded(entry, job, result),
-      (err) => void this.settler.fail(entry, job, err, false),
+      (result) => {
+        this.metrics.ran(performance.now() - t0);
+        this.succeeded(entry, job, result);
+      },
+      (err) => {
+        this.metrics.ran(performance.now() - t0);
+        void this.settler.fail(entry, job, err, false);
+      },
     );
   }
 
@@ -260,6 +275,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     await withTimeout(this.settler.release(this.registry.all()), budget);
     await withTimeout(this.loop.drain(() => this.settler.settled()), budget);
     this.heartbeat.stop();
+    await withTimeout(this.metrics.close(), budget);
     this.loop.close();
     if (this.conn.redis.status === 'ready') await withTimeout(release(this.conn), 2000);
     if (this.conn.owned) this.conn.redis.disconnect();
