@@ -55,3 +55,5 @@ export { policyFields, readPolicy, POLICY_META_FIELDS } from './policy.js';
 export type { QueuePolicy, ResolvedQueuePolicy } from './policy.js';
 export { encodeProgress, decodeProgress, MAX_PROGRESS_BYTES } from './progress.js';
 export type { JsonValue, JobProgress } from './progress.js';
+export { OtelLoader, traceContextOf, spanContextFrom, messagingAttributes, errorType, endFailed, quietly } from './tracing.js';
+export type { TraceContext, OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelSpanOptions, OtelTracer } from './tracing.js';

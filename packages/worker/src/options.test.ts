@@ -20,7 +20,20 @@ describe('resolveWorkerOptions', () => {
       closeGraceMs: 10_000,
       maxIdleMs: 300_000,
       autostart: true,
+      tracing: { producer: 'link' },
     });
+  });
+
+  it("tracing: producer is 'link' (the default) or 'parent'; anything else names the option", () => {
+    expect(resolveWorkerOptions({ tracing: {} }).tracing).toEqual({ producer: 'link' });
+    expect(resolveWorkerOptions({ tracing: { producer: 'parent' } }).tracing).toEqual({ producer: 'parent' });
+    expect(invalid({ tracing: { producer: 'child' } }, 'tracing.producer')).toBe(
+      "invalid tracing.producer: expected 'link' (a trace per run, linked to the producer's span) or 'parent' (a child of the producer's span), got \"child\"",
+    );
+    invalid({ tracing: { producer: true } }, 'tracing.producer');
+    invalid({ tracing: true }, 'tracing');
+    invalid({ tracing: null }, 'tracing');
+    invalid({ tracing: { parent: true } }, 'tracing.parent');
   });
 
   it('derives the heartbeat from the lease (a third of it, at least 50 ms)', () => {
@@ -74,7 +87,7 @@ describe('resolveWorkerOptions', () => {
 
   it('refuses unknown keys (typos), listing the known ones', () => {
     expect(invalid({ concurency: 5 }, 'options.concurency')).toBe(
-      'invalid options.concurency: unknown option; expected one of connection, prefix, concurrency, leaseMs, heartbeatMs, timeoutMs, backoff, closeGraceMs, maxIdleMs, autostart',
+      'invalid options.concurency: unknown option; expected one of connection, prefix, concurrency, leaseMs, heartbeatMs, timeoutMs, backoff, closeGraceMs, maxIdleMs, autostart, tracing',
     );
   });
 

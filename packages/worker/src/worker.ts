@@ -34,6 +34,7 @@ import { LeaseRegistry, type InFlight } from './registry.js';
 import { ProgressReporter, RunningJob } from './progress.js';
 import { runHandler } from './run-handler.js';
 import { Settler } from './settle.js';
+import { ProcessTracing, otel } from './tracing.js';
 
 /** Events a {@link Worker} emits. */
 export interface WorkerEvents<T, R> {
@@ -86,6 +87,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly reporter: ProgressReporter;
   private closing: Promise<void> | undefined;
   private readonly listeners_ = new Listeners(this);
+  private readonly tracing: ProcessTracing;
 
   constructor(name: string, handler: Handler<T, R>, options: WorkerOptions = {}) {
     super();
@@ -95,6 +97,8 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (typeof handler !== 'function') throw new InvalidOptionError('handler', 'expected a function (job, signal) => result');
     this.handler = handler;
     this.wantsSignal = handler.length >= 2;
+    this.tracing = new ProcessTracing(name, this.opts.tracing.producer);
+    void otel.load();
     this.conn = connect(this.opts.connection, { maxRetriesPerRequest: null });
     const redis = this.conn.redis;
     const blocker = duplicate(redis, { maxRetriesPerRequest: null });
@@ -212,21 +216,37 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         return;
       }
       const schedule = record.schedule ? { id: record.schedule, occurrence: record.occurrence } : undefined;
-      job = new RunningJob(id, decodeData(record.payload, 'job payload') as T, attempt, record.attempts, record.createdAt, record.priority, schedule, entry, this.reporter);
+      const trace = record.traceparent ? { traceparent: record.traceparent, ...(record.tracestate ? { tracestate: record.tracestate } : {}) } : undefined;
+      job = new RunningJob(id, decodeData(record.payload, 'job payload') as T, attempt, record.attempts, record.createdAt, record.priority, schedule, trace, entry, this.reporter);
     } catch (err) {
       // retrying cannot make bytes decodable: straight to the dead-letter queue
-      void this.settler.fail(entry, new RunningJob(id, undefined, attempt, attempt, 0, 0, undefined, entry, this.reporter), err, true);
+      void this.settler.fail(entry, new RunningJob(id, undefined, attempt, attempt, 0, 0, undefined, undefined, entry, this.reporter), err, true);
       return;
     }
     entry.record = record;
     entry.job = job;
+    const timeoutMs = record.timeoutMs || this.opts.timeoutMs;
+    // the first jobs may come before the first look for @opentelemetry/api has settled: they run once it has
+    if (otel.api === undefined) void otel.load().then(() => this.runJob(entry, job, controller, timeoutMs));
+    else this.runJob(entry, job, controller, timeoutMs);
+  }
+
+  /** Runs the handler for one leased job, in a `process <queue>` span where tracing is on. */
+  private runJob(entry: InFlight, job: Job<T>, controller: AbortController | undefined, timeoutMs: number): void {
+    const run = otel.api ? this.tracing.start(otel.api, job, this.handler) : undefined;
     runHandler(
-      this.handler,
+      run?.handler ?? this.handler,
       job,
       controller,
-      record.timeoutMs || this.opts.timeoutMs,
-      (result) => this.succeeded(entry, job, result),
-      (err) => void this.settler.fail(entry, job, err, false),
+      timeoutMs,
+      (result) => {
+        run?.ended();
+        this.succeeded(entry, job, result);
+      },
+      (err) => {
+        run?.failed(err);
+        void this.settler.fail(entry, job, err, false);
+      },
     );
   }
 
