@@ -116,6 +116,11 @@ test('events example: two jobs told in order, and a cursor to resume from', asyn
   expect(lines.at(-1)).toBe('resume from the last id');
 });
 
+test('tracing example: the add, the run and the request in one trace, each span with its operation', async () => {
+  const out = await runExample('tracing');
+  expect(out).toBe('one trace: true\nPOST /avatar: your span\nprocess avatars: process\nsend avatars: send\n');
+});
+
 test('the "Under the hood" section is generated from the key module and the Lua headers', async () => {
   // @ts-expect-error: a plain .mjs script without types
   const { renderReadme } = (await import('../../scripts/gen-docs.mjs')) as { renderReadme: (s: string) => string };

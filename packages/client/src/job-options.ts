@@ -11,6 +11,7 @@ import {
   resolveBackoff,
   type BackoffOptions,
   type ResolvedBackoff,
+  type TraceContext,
 } from '@kyoo/core';
 
 /** Options of one job, given to `add()` (or as a queue's `defaultJobOptions`). */
@@ -104,10 +105,12 @@ export interface PreparedJob {
 }
 
 /**
- * Validates one job and encodes its record. Throws {@link InvalidOptionError}
- * or {@link PayloadTooLargeError}; nothing is written before this succeeds.
+ * Validates one job and encodes its record, with `trace` (the context of the
+ * span that adds it) in the record's header when given. Throws
+ * {@link InvalidOptionError} or {@link PayloadTooLargeError}; nothing is
+ * written before this succeeds.
  */
-export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefaults, maxPayloadBytes: number): PreparedJob {
+export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefaults, maxPayloadBytes: number, trace?: TraceContext): PreparedJob {
   const o = checkObject<JobOptions>('options', opts);
   checkKnownKeys('options', o, KNOWN);
   let id = '';
@@ -173,6 +176,8 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
     priority,
     dedupKey,
     dedupMode,
+    traceparent: trace?.traceparent ?? '',
+    tracestate: trace?.tracestate ?? '',
   });
   return { id, delayMs, priority, dedupKey, dedupMode, dedupMs, record };
 }

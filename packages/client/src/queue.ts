@@ -23,6 +23,7 @@ import {
   type OwnedConnection,
   type QueueKeys,
   type RedisConnection,
+  type TraceContext,
 } from '@kyoo/core';
 import { AddBatcher } from './add-batcher.js';
 import { execValues } from './exec.js';
@@ -34,6 +35,7 @@ import { readEvents, resolveEventsOptions, type EventsOptions, type QueueEvent }
 import { ResultWaiter, type ResultOptions } from './results.js';
 import { readMetrics, type QueueMetrics } from './metrics.js';
 import { prepareJob, resolveDefaults, type DedupOptions, type JobOptions, type PreparedJob, type ResolvedDefaults } from './job-options.js';
+import { SendTracing, endSendFailed, endSent, otel } from './tracing.js';
 
 /** Options of a {@link Queue}. */
 export interface QueueOptions {
@@ -119,6 +121,9 @@ export class Queue<T = unknown> {
   private readonly maxPayloadBytes: number;
   private closed = false;
   private readonly results: ResultWaiter;
+  private readonly tracing: SendTracing;
+  /** Adds waiting for the first look for `@opentelemetry/api` (later adds wait behind them, keeping their order). */
+  private waitingForOtel = 0;
 
   constructor(name: string, options: QueueOptions = {}) {
     const o = checkObject<QueueOptions>('options', options);
@@ -136,6 +141,8 @@ export class Queue<T = unknown> {
     const queue = { name, prefix: o.prefix ?? DEFAULT_PREFIX, defaults: this.defaults, maxPayloadBytes: this.maxPayloadBytes };
     this.schedules = new Schedules<T>(() => this.redis(), this.keys, this.scripts, queue);
     this.results = new ResultWaiter(() => this.redis(), this.keys);
+    this.tracing = new SendTracing(name);
+    void otel.load();
   }
 
   /**
@@ -143,13 +150,29 @@ export class Queue<T = unknown> {
    * the same tick travel to Redis as one call. Invalid options and oversized
    * payloads reject before anything is written; a full queue (the policy's
    * `maxWaiting`) rejects with {@link QueueFullError}. With `dedup`, resolves
-   * with `{ id, deduplicated }`.
+   * with `{ id, deduplicated }`. Where `@opentelemetry/api` is installed, each
+   * add is a `send <queue>` span whose trace context the job carries (see
+   * the README's "Tracing").
    */
   add(data: T, opts: JobOptions & { dedup: DedupOptions }): Promise<AddResult>;
   add(data: T, opts?: JobOptions): Promise<string>;
   async add(data: T, opts?: JobOptions): Promise<string | AddResult> {
     this.redis();
-    const outcome = await this.batcher.add(prepareJob(data, opts, this.defaults, this.maxPayloadBytes));
+    if (otel.api === undefined || this.waitingForOtel > 0) {
+      // only until the first look for @opentelemetry/api settles (once per process)
+      this.waitingForOtel++;
+      await otel.load();
+      this.waitingForOtel--;
+    }
+    const send = otel.api ? this.tracing.start(otel.api) : undefined;
+    let outcome;
+    try {
+      outcome = await this.batcher.add(prepareJob(data, opts, this.defaults, this.maxPayloadBytes, send?.trace));
+    } catch (err) {
+      if (send) endSendFailed(send, err);
+      throw err;
+    }
+    if (send) endSent(send, outcome.id);
     if (opts?.dedup === undefined) return outcome.id;
     return { id: outcome.id, deduplicated: outcome.code === ResultCode.DEDUPLICATED };
   }
@@ -162,10 +185,26 @@ export class Queue<T = unknown> {
    * for all is checked with the first call; a concurrent producer can still
    * fill the queue before a later call, which then writes nothing of its
    * part). Resolves with the ids in order (for a deduplicated job, the holder's).
+   * Where `@opentelemetry/api` is installed, the call is one `send <queue>`
+   * span whose trace context every job of it carries.
    */
   async addBulk(jobs: readonly BulkJob<T>[]): Promise<string[]> {
     this.redis();
     if (!Array.isArray(jobs)) throw new InvalidOptionError('jobs', 'expected an array of { data, opts }');
+    if (otel.api === undefined) await otel.load();
+    const send = otel.api && jobs.length > 0 ? this.tracing.start(otel.api, jobs.length) : undefined;
+    let ids;
+    try {
+      ids = await this.batcher.send(this.prepareBulk(jobs, send?.trace));
+    } catch (err) {
+      if (send) endSendFailed(send, err);
+      throw err;
+    }
+    if (send) endSent(send);
+    return ids;
+  }
+
+  private prepareBulk(jobs: readonly BulkJob<T>[], trace: TraceContext | undefined): PreparedJob[] {
     const prepared: PreparedJob[] = [];
     for (let i = 0; i < jobs.length; i++) {
       const j: unknown = jobs[i]; // a plain loop, so that holes in a sparse array are seen
@@ -173,13 +212,13 @@ export class Queue<T = unknown> {
       checkKnownKeys(`jobs[${i}]`, j, ['data', 'opts']);
       const { data, opts } = j as BulkJob<T>;
       try {
-        prepared.push(prepareJob(data, opts, this.defaults, this.maxPayloadBytes));
+        prepared.push(prepareJob(data, opts, this.defaults, this.maxPayloadBytes, trace));
       } catch (err) {
         if (err instanceof InvalidOptionError) throw new InvalidOptionError(`jobs[${i}].${err.option}`, err.message.replace(/^invalid [^:]*: /, ''));
         throw err;
       }
     }
-    return this.batcher.send(prepared);
+    return prepared;
   }
 
   /** A snapshot of one job, or `null` if there is no such job (completed jobs are removed unless kept). */
@@ -315,6 +354,8 @@ export class Queue<T = unknown> {
     if (this.closed) return;
     this.closed = true;
     this.results.close(new ConnectionClosedError(`queue ${this.name}`));
+    // adds still waiting for the first look for @opentelemetry/api are added first
+    if (otel.api === undefined || this.waitingForOtel > 0) await otel.load();
     await this.batcher.settled();
     await release(this.conn);
   }

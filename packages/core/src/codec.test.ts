@@ -111,22 +111,34 @@ describe('job records', () => {
     // the header is [version, ...fields in schema order], backoffType as its number (exponential = 1);
     // a record without schedule fields is written as version 2, which older workers read
     expect(decode(bytes.subarray(3, 3 + len))).toEqual([2, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3]);
-    expect(RECORD_FIELDS.map((f) => f.name)).toEqual(['attempts', 'backoffType', 'backoffMs', 'backoffMaxMs', 'jitter', 'createdAt', 'timeoutMs', 'priority', 'dedupKey', 'dedupMode', 'schedule', 'occurrence']);
+    expect(RECORD_FIELDS.map((f) => f.name)).toEqual(['attempts', 'backoffType', 'backoffMs', 'backoffMaxMs', 'jitter', 'createdAt', 'timeoutMs', 'priority', 'dedupKey', 'dedupMode', 'schedule', 'occurrence', 'traceparent', 'tracestate']);
     expect(Buffer.from(bytes.subarray(3 + len))).toEqual(Buffer.from(r.payload));
   });
 
   it('with schedule fields are written as version 3, the fields appended', () => {
-    const bytes = encodeRecord(rec({ schedule: 'nightly', occurrence: 1_800_000_000_000 }));
+    const bytes = encodeRecord(rec({ schedule: 'nightly', occurrence: 1_800_000_000_000, traceparent: '', tracestate: '' }));
     const len = bytes.readUInt16BE(1);
     expect(decode(bytes.subarray(3, 3 + len))).toEqual([3, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3, 'nightly', 1_800_000_000_000]);
-    expect(RECORD_VERSION).toBe(3);
-    expect(decodeRecord(bytes)).toMatchObject({ version: 3, schedule: 'nightly', occurrence: 1_800_000_000_000 });
+    expect(decodeRecord(bytes)).toMatchObject({ version: 3, schedule: 'nightly', occurrence: 1_800_000_000_000, traceparent: '' });
+  });
+
+  it('with a trace context are written as version 4, the fields of version 3 empty when unused', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const bytes = encodeRecord(rec({ traceparent }));
+    const len = bytes.readUInt16BE(1);
+    expect(decode(bytes.subarray(3, 3 + len))).toEqual([4, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3, '', 0, traceparent, '']);
+    expect(RECORD_VERSION).toBe(4);
+    expect(decodeRecord(bytes)).toMatchObject({ version: 4, schedule: '', occurrence: 0, traceparent, tracestate: '' });
+    const both = decodeRecord(encodeRecord(rec({ schedule: 'nightly', occurrence: 1, traceparent, tracestate: 'vendor=abc' })));
+    expect(both).toMatchObject({ version: 4, schedule: 'nightly', occurrence: 1, traceparent, tracestate: 'vendor=abc' });
+    // the payload stays apart, byte for byte
+    expect(Buffer.from(both.payload)).toEqual(Buffer.from(rec().payload));
   });
 
   it('decode to what was encoded, with the version', () => {
     const r = rec({ backoffType: 'fixed' });
     const back = decodeRecord(encodeRecord(r));
-    expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({ ...r, payload: Buffer.from(r.payload), version: 2, schedule: '', occurrence: 0 });
+    expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({ ...r, payload: Buffer.from(r.payload), version: 2, schedule: '', occurrence: 0, traceparent: '', tracestate: '' });
   });
 
   it('refuse options whose header would not fit in 65,535 bytes', () => {
@@ -140,7 +152,7 @@ describe('job records', () => {
     const back = decodeRecord(Buffer.concat([Buffer.from([header.length]), header, payload]));
     expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({
       version: 1, attempts: 3, backoffType: 'exponential', backoffMs: 100, backoffMaxMs: 0, jitter: 0,
-      createdAt: 1_600_000_000_000, timeoutMs: 5000, priority: 0, dedupKey: '', dedupMode: 0, schedule: '', occurrence: 0, payload,
+      createdAt: 1_600_000_000_000, timeoutMs: 5000, priority: 0, dedupKey: '', dedupMode: 0, schedule: '', occurrence: 0, traceparent: '', tracestate: '', payload,
     });
   });
 

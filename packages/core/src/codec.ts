@@ -149,6 +149,10 @@ export interface JobRecord {
   schedule?: string;
   /** The occurrence (ms since epoch) this job was made for (0 or absent = none). */
   occurrence?: number;
+  /** W3C `traceparent` of the span that added the job ('' or absent = none); kept apart from the payload. */
+  traceparent?: string;
+  /** W3C `tracestate` that came with {@link JobRecord.traceparent} ('' or absent = none). */
+  tracestate?: string;
 }
 
 /** A decoded record, with the schema version it was written with. */
@@ -157,6 +161,8 @@ export interface DecodedRecord extends JobRecord {
   version: number;
   schedule: string;
   occurrence: number;
+  traceparent: string;
+  tracestate: string;
 }
 
 /** First byte of a record since schema version 2 (0xC1 is never used by msgpack). */
@@ -165,9 +171,12 @@ const RECORD_MARK = 0xc1;
 const MAX_HEADER_BYTES = 0xffff;
 
 type FieldName = (typeof RECORD_FIELDS)[number]['name'];
-/** Records without schedule fields are written as version 2, which workers since 0.1 read. */
+/** Records that use no field added later are written as version 2, which workers since 0.1 read. */
 const BASE_VERSION = 2;
-const BASE_FIELDS = RECORD_FIELDS.filter((f) => f.since <= BASE_VERSION).length;
+/** Fields a header of each version holds (fields are appended in the order of their versions). */
+const FIELDS_OF = (version: number): number => RECORD_FIELDS.filter((f) => f.since <= version).length;
+/** Fields added after the base version, with the version each came with: a non-empty one lifts a record to that version. */
+const LATER_FIELDS = RECORD_FIELDS.filter((f) => f.since > BASE_VERSION);
 /** Position of each field in a header array ([0] is the version), from the schema. */
 const AT = Object.fromEntries(RECORD_FIELDS.map((f, i) => [f.name, i + 1])) as Record<FieldName, number>;
 
@@ -189,9 +198,10 @@ function strAt(h: unknown[], name: FieldName): string {
  * `cmsgpack` never sees the payload, whatever types it holds.
  */
 export function encodeRecord(r: JobRecord): Buffer {
-  // the lowest version that holds the record's fields: workers of that version read it
-  const version = r.schedule ? RECORD_VERSION : BASE_VERSION;
-  const count = version === RECORD_VERSION ? RECORD_FIELDS.length : BASE_FIELDS;
+  // the lowest version that holds the record's non-empty fields: workers of that version read it
+  let version = BASE_VERSION;
+  for (const f of LATER_FIELDS) if (f.since > version && r[f.name]) version = f.since;
+  const count = FIELDS_OF(version);
   const fields: (number | string)[] = new Array(count + 1);
   fields[0] = version;
   for (let i = 0; i < count; i++) {
@@ -246,6 +256,8 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
     dedupMode: numAt(h, 'dedupMode'),
     schedule: strAt(h, 'schedule'),
     occurrence: numAt(h, 'occurrence'),
+    traceparent: strAt(h, 'traceparent'),
+    tracestate: strAt(h, 'tracestate'),
   };
 }
 

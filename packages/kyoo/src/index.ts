@@ -1,3 +1,3 @@
 export * from '@kyoo/client';
 export { Worker } from '@kyoo/worker';
-export type { WorkerEvents, WorkerOptions, Job, Handler } from '@kyoo/worker';
+export type { WorkerEvents, WorkerOptions, TracingOptions, Job, Handler, TraceContext } from '@kyoo/worker';

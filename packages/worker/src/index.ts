@@ -1,6 +1,6 @@
 export { Worker } from './worker.js';
 export type { WorkerEvents } from './worker.js';
-export type { WorkerOptions } from './options.js';
+export type { WorkerOptions, TracingOptions } from './options.js';
 export type { Job, Handler } from './job.js';
 export {
   KyooError,
@@ -14,4 +14,4 @@ export {
   JobCancelledError,
   RecordVersionError,
 } from '@kyoo/core';
-export type { KyooErrorCode } from '@kyoo/core';
+export type { KyooErrorCode, TraceContext } from '@kyoo/core';

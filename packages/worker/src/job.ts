@@ -1,4 +1,4 @@
-import type { JsonValue } from '@kyoo/core';
+import type { JsonValue, TraceContext } from '@kyoo/core';
 
 /**
  * A job as the handler sees it.
@@ -23,6 +23,14 @@ export interface Job<T = unknown> {
   readonly priority: number;
   /** For the job of a schedule's occurrence: the schedule's id and the occurrence (ms since epoch). */
   readonly schedule?: { readonly id: string; readonly occurrence: number };
+  /**
+   * The W3C trace context of the span that added the job (`traceparent`, and
+   * `tracestate` if any), when its producer traced it; the same on every
+   * attempt. Its trace id is the producer's, whether the run's span links to
+   * it or is its child (the worker's `tracing.producer`); OpenTelemetry's W3C
+   * propagator reads it as a carrier: `propagation.extract(ROOT_CONTEXT, job.traceContext)`.
+   */
+  readonly traceContext?: TraceContext;
   /**
    * Reports how far the run is: a number or a small object of JSON values (at
    * most 4 KB as JSON). It is kept as the job's latest progress (`getJob`),

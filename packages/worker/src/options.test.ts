@@ -20,7 +20,26 @@ describe('resolveWorkerOptions', () => {
       closeGraceMs: 10_000,
       maxIdleMs: 300_000,
       autostart: true,
+      metricsFlushMs: 5000,
+      tracing: { producer: 'link' },
     });
+  });
+
+  it("tracing: producer is 'link' (the default) or 'parent'; anything else names the option", () => {
+    expect(resolveWorkerOptions({ tracing: {} }).tracing).toEqual({ producer: 'link' });
+    expect(resolveWorkerOptions({ tracing: { producer: 'parent' } }).tracing).toEqual({ producer: 'parent' });
+    expect(invalid({ tracing: { producer: 'child' } }, 'tracing.producer')).toBe(
+      "invalid tracing.producer: expected 'link' (a trace per run, linked to the producer's span) or 'parent' (a child of the producer's span), got \"child\"",
+    );
+    invalid({ tracing: { producer: true } }, 'tracing.producer');
+    invalid({ tracing: true }, 'tracing');
+    invalid({ tracing: null }, 'tracing');
+    invalid({ tracing: { parent: true } }, 'tracing.parent');
+  });
+
+  it('metricsFlushMs: whole ms from 100 to an hour', () => {
+    expect(resolveWorkerOptions({ metricsFlushMs: 100 }).metricsFlushMs).toBe(100);
+    for (const bad of [99, 3_600_001, 1.5, '5000', Number.NaN]) invalid({ metricsFlushMs: bad }, 'metricsFlushMs');
   });
 
   it('derives the heartbeat from the lease (a third of it, at least 50 ms)', () => {
@@ -74,7 +93,7 @@ describe('resolveWorkerOptions', () => {
 
   it('refuses unknown keys (typos), listing the known ones', () => {
     expect(invalid({ concurency: 5 }, 'options.concurency')).toBe(
-      'invalid options.concurency: unknown option; expected one of connection, prefix, concurrency, leaseMs, heartbeatMs, timeoutMs, backoff, closeGraceMs, maxIdleMs, autostart',
+      'invalid options.concurency: unknown option; expected one of connection, prefix, concurrency, leaseMs, heartbeatMs, timeoutMs, backoff, closeGraceMs, maxIdleMs, autostart, metricsFlushMs, tracing',
     );
   });
 

@@ -43,6 +43,27 @@ export interface WorkerOptions {
    * something; and once at close). @defaultValue `5000`
    */
   metricsFlushMs?: number;
+  /** How runs are traced where `@opentelemetry/api` is installed (see the README's "Tracing"). */
+  tracing?: TracingOptions;
+}
+
+/**
+ * How a run's `process <queue>` span relates to the `send <queue>` span
+ * that added its job.
+ * @example
+ * new Worker('images', handler, { tracing: { producer: 'parent' } })
+ */
+export interface TracingOptions {
+  /**
+   * - `'link'`: each run is a trace of its own, linked to the producer's span
+   *   (OpenTelemetry's default for messaging: a job may wait for hours, and
+   *   runs again on retries);
+   * - `'parent'`: each run is a child of the producer's span, in its trace.
+   * Either way the run's span links to the producer's, and the handler finds
+   * the producer's trace context in `job.traceContext`.
+   * @defaultValue `'link'`
+   */
+  producer?: 'link' | 'parent';
 }
 
 /** Worker options after validation. */
@@ -58,12 +79,24 @@ export interface ResolvedWorkerOptions {
   maxIdleMs: number;
   autostart: boolean;
   metricsFlushMs: number;
+  tracing: { producer: 'link' | 'parent' };
 }
 
 const KNOWN = [
   'connection', 'prefix', 'concurrency', 'leaseMs', 'heartbeatMs', 'timeoutMs', 'backoff',
-  'closeGraceMs', 'maxIdleMs', 'autostart', 'metricsFlushMs',
+  'closeGraceMs', 'maxIdleMs', 'autostart', 'metricsFlushMs', 'tracing',
 ] as const;
+const PRODUCER_RELATIONS = ['link', 'parent'] as const;
+
+function resolveTracing(value: unknown): { producer: 'link' | 'parent' } {
+  const t = checkObject<TracingOptions>('tracing', value);
+  checkKnownKeys('tracing', t, ['producer']);
+  const producer = t.producer ?? 'link';
+  if (!PRODUCER_RELATIONS.includes(producer)) {
+    throw new InvalidOptionError('tracing.producer', `expected 'link' (a trace per run, linked to the producer's span) or 'parent' (a child of the producer's span), got ${JSON.stringify(String(producer)).slice(0, 40)}`);
+  }
+  return { producer };
+}
 
 /** Validates worker options; throws {@link InvalidOptionError} naming the option. */
 export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
@@ -94,5 +127,6 @@ export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
     maxIdleMs: checkInt('maxIdleMs', o.maxIdleMs ?? 300_000, 10, 24 * 3600 * 1000),
     autostart: o.autostart ?? true,
     metricsFlushMs: checkInt('metricsFlushMs', o.metricsFlushMs ?? 5000, 100, 3_600_000),
+    tracing: resolveTracing(o.tracing),
   };
 }

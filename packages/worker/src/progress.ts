@@ -1,4 +1,4 @@
-import { ResultCode, encodeProgress, type JsonValue } from '@kyoo/core';
+import { ResultCode, encodeProgress, type JsonValue, type TraceContext } from '@kyoo/core';
 import type { Job } from './job.js';
 import type { InFlight, LeaseRegistry } from './registry.js';
 
@@ -55,6 +55,7 @@ export class ProgressReporter {
 /** The job a handler gets: its fields, and `progress` through the worker's reporter. */
 export class RunningJob<T> implements Job<T> {
   readonly schedule?: { readonly id: string; readonly occurrence: number };
+  readonly traceContext?: TraceContext;
   readonly #entry: InFlight;
   readonly #reporter: ProgressReporter;
   constructor(
@@ -65,10 +66,12 @@ export class RunningJob<T> implements Job<T> {
     readonly createdAt: number,
     readonly priority: number,
     schedule: { readonly id: string; readonly occurrence: number } | undefined,
+    traceContext: TraceContext | undefined,
     entry: InFlight,
     reporter: ProgressReporter,
   ) {
     if (schedule) this.schedule = schedule;
+    if (traceContext) this.traceContext = traceContext;
     this.#entry = entry;
     this.#reporter = reporter;
   }

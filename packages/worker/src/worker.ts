@@ -35,6 +35,7 @@ import { ProgressReporter, RunningJob } from './progress.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { runHandler } from './run-handler.js';
 import { Settler } from './settle.js';
+import { ProcessTracing, otel } from './tracing.js';
 
 /** Events a {@link Worker} emits. */
 export interface WorkerEvents<T, R> {
@@ -88,6 +89,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly metrics: WorkerMetrics;
   private closing: Promise<void> | undefined;
   private readonly listeners_ = new Listeners(this);
+  private readonly tracing: ProcessTracing;
 
   constructor(name: string, handler: Handler<T, R>, options: WorkerOptions = {}) {
     super();
@@ -97,6 +99,8 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (typeof handler !== 'function') throw new InvalidOptionError('handler', 'expected a function (job, signal) => result');
     this.handler = handler;
     this.wantsSignal = handler.length >= 2;
+    this.tracing = new ProcessTracing(name, this.opts.tracing.producer);
+    void otel.load();
     this.conn = connect(this.opts.connection, { maxRetriesPerRequest: null });
     const redis = this.conn.redis;
     const blocker = duplicate(redis, { maxRetriesPerRequest: null });
@@ -218,28 +222,40 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         return;
       }
       const schedule = record.schedule ? { id: record.schedule, occurrence: record.occurrence } : undefined;
-      job = new RunningJob(id, decodeData(record.payload, 'job payload') as T, attempt, record.attempts, record.createdAt, record.priority, schedule, entry, this.reporter);
+      const trace = record.traceparent ? { traceparent: record.traceparent, ...(record.tracestate ? { tracestate: record.tracestate } : {}) } : undefined;
+      job = new RunningJob(id, decodeData(record.payload, 'job payload') as T, attempt, record.attempts, record.createdAt, record.priority, schedule, trace, entry, this.reporter);
     } catch (err) {
       // retrying cannot make bytes decodable: straight to the dead-letter queue
-      void this.settler.fail(entry, new RunningJob(id, undefined, attempt, attempt, 0, 0, undefined, entry, this.reporter), err, true);
+      void this.settler.fail(entry, new RunningJob(id, undefined, attempt, attempt, 0, 0, undefined, undefined, entry, this.reporter), err, true);
       return;
     }
     entry.record = record;
     entry.job = job;
     // from when it became runnable (Redis clock; for a job ready from its add, the producer's clock at add)
     this.metrics.waited(leased.leasedAt - (leased.runnableAt || record.createdAt));
+    const timeoutMs = record.timeoutMs || this.opts.timeoutMs;
+    // the first jobs may come before the first look for @opentelemetry/api has settled: they run once it has
+    if (otel.api === undefined) void otel.load().then(() => this.runJob(entry, job, controller, timeoutMs));
+    else this.runJob(entry, job, controller, timeoutMs);
+  }
+
+  /** Runs the handler for one leased job, in a `process <queue>` span where tracing is on. */
+  private runJob(entry: InFlight, job: Job<T>, controller: AbortController | undefined, timeoutMs: number): void {
+    const run = otel.api ? this.tracing.start(otel.api, job, this.handler) : undefined;
     const t0 = performance.now();
     runHandler(
-      this.handler,
+      run?.handler ?? this.handler,
       job,
       controller,
-      record.timeoutMs || this.opts.timeoutMs,
+      timeoutMs,
       (result) => {
         this.metrics.ran(performance.now() - t0);
+        run?.ended();
         this.succeeded(entry, job, result);
       },
       (err) => {
         this.metrics.ran(performance.now() - t0);
+        run?.failed(err);
         void this.settler.fail(entry, job, err, false);
       },
     );
