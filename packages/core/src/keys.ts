@@ -30,6 +30,8 @@ export const KEY_LAYOUT = [
   { name: 'schedule_wake', type: 'list', holds: 'wake-up token for standalone schedulers blocked on BLPOP (at most one element)' },
   { name: 'events', type: 'stream', holds: 'job events (added, started, progress, completed, failed, retried, dead, replayed, removed, cancelled, lease-expired): fields `e` event, `j` job id, `a` attempt, `p` progress; trimmed to about the policy\'s eventsMaxLen' },
   { name: 'topics', type: 'hash', holds: 'topic name → id of the last topic outbox entry delivered into this queue (Redis Cluster only: see docs/design/015-topics.md)' },
+  { name: 'redrive', type: 'hash', holds: 'the queue\'s redrive task, if any (an operator\'s resumable, rate-limited replay of dead jobs): `id`, `status` (preparing, active, done), `filter`, `created_at`, `total`, `replayed`, `skipped`, `finished_at`' },
+  { name: 'redrive_ids', type: 'zset', holds: 'ids of the dead jobs the redrive task has still to replay, scored by the time of death it matched (a job dead again since is skipped); each is taken out in the call that replays it' },
   { name: 'meta', type: 'hash', holds: 'queue state and policy: `paused`, `list_until`, and the fields of `packages/core/policy.json`' },
   { name: 'wake', type: 'list', holds: 'wake-up token for idle workers blocked on BLPOP (at most one element)' },
   { name: 'ids', type: 'string', holds: 'counter for generated job ids' },
