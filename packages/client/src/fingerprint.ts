@@ -12,11 +12,12 @@ export interface ErrorFingerprint {
   frame: string;
 }
 
-const QUOTED = /"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g;
+/** A quoted string; a quote inside a word (`can't`) opens none. */
+const QUOTED = /(?<!\w)(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`)(?!\w)/g;
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 /** `0x1f`, or a run of 6 or more hex digits with both a digit and a letter in it (object ids, hashes, request ids). */
 const HEX = /\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b/gi;
-const NUMBER = /\d+(?:\.\d+)?/g;
+const NUMBER = /\d+/g;
 
 /**
  * An error message with what varies from one job to the next replaced, so
