@@ -100,7 +100,7 @@ describe('filters', () => {
     ];
     for (const [filter, option] of bad) {
       const f = filter as DeadLetterFilter;
-      const calls = [() => q.dead.find(f), () => q.dead.count(f), () => q.dead.groups(f), () => q.dead.createRedrive(f)];
+      const calls: (() => Promise<unknown>)[] = [() => q.dead.find(f), () => q.dead.count(f), () => q.dead.groups(f), () => q.dead.createRedrive(f)];
       // (a string given to replay or purge is a job id)
       if (typeof filter !== 'string') calls.push(() => q.dead.purge(f), () => q.dead.replay(f));
       for (const call of calls) await expect(call()).rejects.toMatchObject({ name: 'InvalidOptionError', option });
