@@ -100,11 +100,11 @@ export function int(p: Parsed, name: string, dflt: number, min: number, max: num
   return Number(v);
 }
 
-/** A positive number option (e.g. a rate: `0.5`, `20`). */
-export function positive(p: Parsed, name: string, max: number): number | undefined {
+/** A number option within bounds (e.g. a rate: `0.5`, `20`). */
+export function positive(p: Parsed, name: string, min: number, max: number): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > max) throw new UsageError(`--${name} takes a number above 0 and at most ${max}, got ${JSON.stringify(v)}`);
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} takes a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return Number(v);
 }
 

@@ -62,7 +62,7 @@ describe('progress bar', () => {
     const bar = new ProgressBar(new Output({ json: false, stdout: stream(false), stderr: err, env: {} }));
     bar.update(6, 24, 0);
     bar.end();
-    expect(err.text).toMatch(/^\r\x1b\[2K\[#{8}\.{22}\] 6\/24 replayed {2}\d+\.\d\/s.*\r\x1b\[2K$/);
+    expect(err.text).toBe(`\r\x1b[2K[${'#'.repeat(8)}${'.'.repeat(22)}] 6/24 replayed\r\x1b[2K`);
     const off = stream(false);
     const quiet = new ProgressBar(new Output({ json: false, stdout: stream(false), stderr: off, env: {} }));
     quiet.update(6, 24, 0);
@@ -72,7 +72,8 @@ describe('progress bar', () => {
 
   it('shows skipped jobs and an estimate', () => {
     expect(progressLine(10, 40, 2, 2000)).toBe(`[${'#'.repeat(9)}${'.'.repeat(21)}] 12/40 (10 replayed, 2 skipped)  5.0/s  eta 6s`);
-    expect(progressLine(0, 0, 0, 0)).toBe(`[${'#'.repeat(30)}] 0/0 replayed  0.0/s`);
+    expect(progressLine(0, 0, 0, 0)).toBe(`[${'#'.repeat(30)}] 0/0 replayed`);
+    expect(progressLine(3, 3, 0, 1000)).toBe(`[${'#'.repeat(30)}] 3/3 replayed  3.0/s`);
   });
 });
 

@@ -13,8 +13,14 @@ export const processTerminal: Terminal = {
   interactive: process.stdin.isTTY === true,
   async ask(question) {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
+    // Ctrl-C at the prompt reaches readline, not the process: it is a no
+    const stop = new AbortController();
+    rl.on('SIGINT', () => stop.abort());
     try {
-      return await rl.question(question);
+      return await rl.question(question, { signal: stop.signal });
+    } catch {
+      process.stderr.write('\n');
+      return '';
     } finally {
       rl.close();
     }

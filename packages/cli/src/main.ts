@@ -42,7 +42,7 @@ function index(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
     'Global options (every command):',
-    ...Object.entries(GLOBAL_OPTIONS).map(([n, s]) => `  ${`--${n}${s.value ? ` ${s.value}` : ''}`.padEnd(width + 6)}${s.help}`),
+    ...Object.entries(GLOBAL_OPTIONS).map(([n, s]) => `  ${`${s.short ? `-${s.short}, ` : ''}--${n}${s.value ? ` ${s.value}` : ''}`.padEnd(width + 6)}${s.help}`),
     '',
     'kyoo <command> --help tells more. Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 partial success.',
     '',

@@ -51,6 +51,11 @@ export class Output {
     this.err.write(`${text}\n`);
   }
 
+  /** Clears the terminal (a --watch redrawing its table). */
+  clear(): void {
+    if (this.tty) this.out.write('\x1b[H\x1b[2J');
+  }
+
   /** Raw text on stderr (a progress bar redrawing its line). */
   status(text: string): void {
     this.err.write(text);

@@ -7,11 +7,12 @@ export function progressLine(done: number, total: number, skipped: number, elaps
   const handled = done + skipped;
   const frac = total === 0 ? 1 : Math.min(1, handled / total);
   const filled = Math.round(frac * WIDTH);
-  const rate = elapsedMs > 0 ? (done / elapsedMs) * 1000 : 0;
+  // a rate from the first half second says little (the first batch goes at once)
+  const rate = elapsedMs >= 500 ? (done / elapsedMs) * 1000 : undefined;
   const left = total - handled;
-  const eta = rate > 0 && left > 0 ? `  eta ${Math.ceil(left / rate)}s` : '';
+  const speed = rate === undefined ? '' : `  ${rate.toFixed(1)}/s${rate > 0 && left > 0 ? `  eta ${Math.ceil(left / rate)}s` : ''}`;
   const skip = skipped > 0 ? `, ${skipped} skipped` : '';
-  return `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${handled}/${total} ${done === handled ? 'replayed' : `(${done} replayed${skip})`}  ${rate.toFixed(1)}/s${eta}`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${handled}/${total} ${done === handled ? 'replayed' : `(${done} replayed${skip})`}${speed}`;
 }
 
 /**

@@ -30,7 +30,7 @@ export const dlqReplay: Command = {
   ].join('\n'),
   options: {
     ...ACTION_OPTIONS,
-    rate: { type: 'string', value: 'N', help: 'replay at most N jobs a second (default: no limit)' },
+    rate: { type: 'string', value: 'N', help: 'replay at most N jobs a second, 0.01 to 100000 (default: no limit)' },
     resume: { type: 'boolean', help: 'continue the queue\'s unfinished redrive task (no filters then)' },
   },
   extra: [
@@ -42,7 +42,7 @@ export const dlqReplay: Command = {
   ].join('\n'),
   async run(ctx, p) {
     const [name] = positionals('dlq replay', p, ['queue']);
-    const rate = positive(p, 'rate', 100_000);
+    const rate = positive(p, 'rate', 0.01, 100_000);
     const q = await ctx.existingQueue(name!);
     if (flag(p, 'resume')) {
       if (!isEmpty(filterOf(p)) || flag(p, 'all') || flag(p, 'dry-run')) throw new UsageError('--resume continues the task as it was made: no filters, --all or --dry-run with it', 'dlq replay');

@@ -47,7 +47,7 @@ export const stats: Command = {
     for (let first = true; ; first = false) {
       const list = targets ?? (await Promise.all((await findQueues({ connection: await ctx.redis(), prefix: ctx.prefix })).map((n) => ctx.queue(n))));
       const rows = await Promise.all(list.map(async (q) => ({ queue: q.name, ...(await q.stats()) })));
-      if (watch && !first && !ctx.out.json && ctx.out.tty) ctx.out.status('\x1b[H\x1b[2J');
+      if (watch && !first && !ctx.out.json) ctx.out.clear();
       show(ctx, rows, watch, name !== undefined);
       if (!watch) return EXIT.OK;
       try {
