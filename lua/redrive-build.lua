@@ -21,12 +21,13 @@
 -- with nothing written.
 --!include codes
 --!include now
+--!include redrive
 
 local id = redis.call('HGET', K.redrive, 'id')
 local status = redis.call('HGET', K.redrive, 'status')
 if A.create then
   if id and status == 'active' then return { CODE.DUPLICATE, redis.call('ZCARD', K.redrive_ids) } end
-  redis.call('DEL', K.redrive, K.redrive_ids)
+  redrive_clear(K.redrive, K.redrive_ids)
   redis.call('HSET', K.redrive, 'id', A.task, 'status', 'preparing', 'filter', A.filter, 'created_at', now_ms(),
     'total', 0, 'replayed', 0, 'skipped', 0)
 elseif id ~= A.task or status ~= 'preparing' then

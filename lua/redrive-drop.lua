@@ -11,9 +11,10 @@
 -- Returns OK; NOT_FOUND when there is no task, STALE when the task is
 -- another than `task` (nothing written).
 --!include codes
+--!include redrive
 
 local id = redis.call('HGET', K.redrive, 'id')
 if not id then return CODE.NOT_FOUND end
 if A.task ~= '' and id ~= A.task then return CODE.STALE end
-redis.call('DEL', K.redrive, K.redrive_ids)
+redrive_clear(K.redrive, K.redrive_ids)
 return CODE.OK
