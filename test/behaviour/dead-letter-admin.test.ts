@@ -106,6 +106,9 @@ describe('filters', () => {
       for (const call of calls) await expect(call()).rejects.toMatchObject({ name: 'InvalidOptionError', option });
     }
     await expect(q.dead.find({}, { cursor: 'not-a-cursor' })).rejects.toMatchObject({ option: 'page.cursor' });
+    // an empty filter matches every dead job: replay and purge want that said ('all')
+    await expect(q.dead.purge({})).rejects.toMatchObject({ option: 'ids', message: expect.stringMatching(/pass 'all'/) });
+    await expect(q.dead.replay({})).rejects.toMatchObject({ option: 'ids' });
     await expect(q.dead.runRedrive({ ratePerSec: 0 })).rejects.toMatchObject({ option: 'options.ratePerSec' });
     expect(await q.dead.count()).toBe(13);
     expect(await q.dead.redrive()).toBeNull();

@@ -62,6 +62,8 @@ export class DeadLetters {
   /**
    * Number of dead jobs; with a filter, of those it matches (which reads the
    * whole dead-letter queue, a page at a time).
+   * @example
+   * const stale = await queue.dead.count({ olderThanMs: 7 * 24 * 3_600_000 })
    */
   async count(filter?: DeadLetterFilter): Promise<number> {
     if (filter === undefined) return this.redis().zcard(this.keys.dead);
@@ -157,7 +159,8 @@ export class DeadLetters {
    * Moves dead jobs back to the ready queue with attempts reset: the given
    * ids, `'all'` (paged, so a large DLQ never blocks Redis), or those a
    * {@link DeadLetterFilter} matches (each in the death it was matched in:
-   * one replayed and dead again meanwhile is left, in `changed`). For a
+   * one replayed and dead again meanwhile is left, in `changed`; an empty
+   * filter is refused: say `'all'`). For a
    * replay at a limited rate that can be interrupted and resumed, see
    * {@link DeadLetters.createRedrive}.
    */
@@ -184,7 +187,11 @@ export class DeadLetters {
     return createRedrive(this.redis(), this.keys, this.scripts, this.queue, filter);
   }
 
-  /** The queue's redrive task (unfinished or done), or `null` when there is none. */
+  /**
+   * The queue's redrive task (unfinished or done), or `null` when there is none.
+   * @example
+   * const task = await queue.dead.redrive() // { status: 'active', total: 24, replayed: 9, left: 15, ... }
+   */
   async redrive(): Promise<RedriveTask | null> {
     return readRedrive(this.redis(), this.keys);
   }
@@ -214,6 +221,8 @@ export class DeadLetters {
   private async apply(script: 'replay' | 'purge', ids: string | readonly string[] | 'all' | DeadLetterFilter): Promise<DeadLetterResult> {
     const out: DeadLetterResult = { done: [], notDead: [], notFound: [], changed: [] };
     if (typeof ids === 'object' && ids !== null && !Array.isArray(ids)) {
+      // an empty filter would match every dead job: that must be said ('all'), not left out by mistake
+      if (Object.keys(ids).length === 0) throw new InvalidOptionError('ids', "an empty filter names no dead job: pass 'all' for every one");
       for await (const page of this.scan(ids as DeadLetterFilter)) {
         if (page.matches.length > 0) await this.call(script, page.matches.map((m) => ({ id: m.id, died: m.died })), out);
       }

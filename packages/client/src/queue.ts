@@ -216,6 +216,8 @@ export class Queue<T = unknown> {
    * Whether Redis holds this queue: it had a job (its `jobs` hash stays from
    * the first job on), a policy, a pause or a schedule. A mistyped name is
    * not a queue.
+   * @example
+   * if (!(await new Queue('emials', { connection }).exists())) console.error('no such queue')
    */
   async exists(): Promise<boolean> {
     const k = this.keys;

@@ -51,7 +51,15 @@ export type RedriveRefusal =
   /** The task was replaced or dropped by someone else while this call made or ran it. */
   | 'replaced';
 
-/** A redrive task call was refused (`reason` says why); nothing was replayed by the refused call. */
+/**
+ * A redrive task call was refused (`reason` says why); nothing was replayed by the refused call.
+ * @example
+ * try {
+ *   await queue.dead.createRedrive({ errorName: 'SmtpError' })
+ * } catch (err) {
+ *   if (err instanceof RedriveError && err.reason === 'exists') await queue.dead.runRedrive() // finish the last one first
+ * }
+ */
 export class RedriveError extends KyooError {
   override readonly name = 'RedriveError';
   constructor(

@@ -122,7 +122,7 @@ export const dlqPurge: Command = {
     const q = await ctx.existingQueue(name!);
     if (flag(p, 'dry-run')) return dryRun(ctx, q, filter, 'purge');
     await confirm('purge dead jobs', async () => `delete ${await q.dead.count(filter)} dead jobs of ${name} for good (${describeFilter(filter)})`, flag(p, 'yes'));
-    const result = await q.dead.purge(filter);
+    const result = await q.dead.purge(isEmpty(filter) ? 'all' : filter);
     // matched but gone, or dead again, by the time the purge reached them (someone else was at work)
     const missed = [...result.notDead, ...result.notFound, ...result.changed];
     const matched = result.done.length + missed.length;
