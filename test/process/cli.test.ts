@@ -79,6 +79,14 @@ async function replays(): Promise<Map<string, number>> {
   return out;
 }
 
+/** Runs `fn` over `items`, `width` at a time (each is a node process: the machine may have 2 cores). */
+async function pooled<T>(items: readonly T[], fn: (item: T) => Promise<void>, width = 3): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: width }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+  }));
+}
+
 const settled = async (dead: number, completed: number): Promise<boolean> => {
   const c = await q.counts();
   return c.ready === 0 && c.delayed === 0 && c.leased === 0 && c.dead === dead && c.completed === completed;
@@ -208,22 +216,22 @@ it('plays the dead-letter story as an operator, with the exit codes documented',
 
 it('documents and keeps its exit codes, and has --help on every command', async () => {
   const commands = ['queues', 'stats', 'dlq list', 'dlq show', 'dlq groups', 'dlq replay', 'dlq purge', 'dlq task', 'job', 'pause', 'resume', 'tail', 'schedules'];
-  for (const c of commands) {
+  await pooled(commands, async (c) => {
     const r = await kyoo(...c.split(' '), '--help');
     expect(r.code, c).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Usage: kyoo ${c}`));
     expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 partial success/);
-  }
+  });
   expect((await kyoo('--help')).stdout).toMatch(/dlq replay/);
   const usage: string[][] = [[], ['frobnicate'], ['dlq'], ['dlq', 'list'], ['dlq', 'list', s.name, '--limit', '0'], ['dlq', 'list', s.name, '--older-than', '5'],
     ['dlq', 'list', s.name, '--bogus'], ['dlq', 'list', s.name, '--group', 'not-hex'], ['dlq', 'replay', s.name, '--yes'], ['dlq', 'list', s.name, '--message-regex', '(']];
-  for (const args of usage) expect((await kyoo(...args)).code, args.join(' ')).toBe(2);
+  await pooled(usage, async (args) => expect((await kyoo(...args)).code, args.join(' ')).toBe(2));
   expect((await kyoo('dlq', 'list', s.name, '--group', 'not-hex')).stderr).toMatch(/--group: expected 12 hex characters/);
   // the story left a done redrive task; dropped, there is none to show or resume
   expect(await json(0, 'dlq', 'task', s.name, '--drop')).toMatchObject({ dropped: { status: 'done' } });
   const notFound: string[][] = [['stats', `${s.name}-nope`], ['job', s.name, 'nope'], ['dlq', 'show', s.name, 'nope'], ['pause', `${s.name}-nope`],
     ['dlq', 'replay', s.name, '--resume'], ['dlq', 'task', s.name]];
-  for (const args of notFound) expect((await kyoo(...args)).code, args.join(' ')).toBe(3);
+  await pooled(notFound, async (args) => expect((await kyoo(...args)).code, args.join(' ')).toBe(3));
   const down = await kyoo('stats', '--redis', 'redis://127.0.0.1:1');
   expect(down.code).toBe(1);
   expect(down.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
