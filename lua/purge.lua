@@ -7,27 +7,26 @@
 -- KEYS[5] priorities  hash
 -- KEYS[6] progress    hash
 --
--- ARGV[1..] ids  {id: string}  at most ~1000 per call (the client pages)
+-- ARGV[1..] ids  {id: string, died: string}  at most ~1000 per call (the client pages); `died`:
+--                the time of death the caller saw (a `dead` score), '' for whichever
 --
 -- Reply: codes
--- Returns {code1, ...}: OK, NOT_DEAD (exists but not dead) or NOT_FOUND.
+-- Returns {code1, ...}: OK, STALE (dead, but not in the death given: replayed
+-- and dead again since; left as it is), NOT_DEAD (exists but not dead) or NOT_FOUND.
 --!include codes
 --!include ready
+--!include dead
 
 local codes = {}
 for i = 1, A.ids_n do
-  local id = ids(i)
-  if redis.call('ZREM', K.dead, id) == 1 then
+  local id, died = ids(i)
+  codes[i] = dead_take(K.dead, K.jobs, id, died)
+  if codes[i] == CODE.OK then
     redis.call('HDEL', K.jobs, id)
     redis.call('HDEL', K.runs, id)
     redis.call('HDEL', K.errors, id)
     redis.call('HDEL', K.progress, id)
     ready_forget(K.priorities, { id })
-    codes[i] = CODE.OK
-  elseif redis.call('HEXISTS', K.jobs, id) == 1 then
-    codes[i] = CODE.NOT_DEAD
-  else
-    codes[i] = CODE.NOT_FOUND
   end
 end
 return codes

@@ -15,38 +15,25 @@
 -- KEYS[11] progress   hash   a replayed job starts with no progress, as with no errors
 -- KEYS[12] metrics     hash   counters of events by kind (includes/events.lua)
 --
--- ARGV[1..] ids  {id: string}  at most ~1000 per call (the client pages)
+-- ARGV[1..] ids  {id: string, died: string}  at most ~1000 per call (the client pages); `died`:
+--                the time of death the caller saw (a `dead` score), '' for whichever
 --
 -- Reply: codes
--- Returns {code1, ...}: OK, NOT_DEAD (exists but not dead) or NOT_FOUND.
+-- Returns {code1, ...}: OK, STALE (dead, but not in the death given: replayed
+-- and dead again since; left as it is), NOT_DEAD (exists but not dead) or NOT_FOUND.
 --!include codes
---!include now
 --!include policy
---!include ready
---!include wake
---!include events
+--!include dead
 
 local codes, back = {}, {}
 local pol = read_policy(K.meta)
 local ev = events_new(K.events, pol.events_max, K.metrics)
 for i = 1, A.ids_n do
-  local id = ids(i)
-  if redis.call('ZREM', K.dead, id) == 1 then
-    redis.call('HDEL', K.runs, id)
-    redis.call('HDEL', K.errors, id)
-    redis.call('HDEL', K.progress, id)
-    back[#back + 1] = id
-    event(ev, 'replayed', id, 0)
-    codes[i] = CODE.OK
-  elseif redis.call('HEXISTS', K.jobs, id) == 1 then
-    codes[i] = CODE.NOT_DEAD
-  else
-    codes[i] = CODE.NOT_FOUND
-  end
+  local id, died = ids(i)
+  codes[i] = dead_take(K.dead, K.jobs, id, died)
+  if codes[i] == CODE.OK then back[#back + 1] = id end
 end
-if #back > 0 then
-  ready_push(ready_keys(K.ready, K.prio, K.priorities, K.meta), back, nil, now_ms(true), pol.aging_ms)
-  wake(K.wake)
-end
+dead_replay({ runs = K.runs, errors = K.errors, progress = K.progress, ready = K.ready, prio = K.prio,
+  priorities = K.priorities, meta = K.meta, wake = K.wake }, back, ev, pol.aging_ms)
 events_flush(ev)
 return codes

@@ -71,6 +71,16 @@ const fail = (id: string, token: string, dead: boolean): Promise<ResultCode> =>
 const extend = async (id: string, token: string): Promise<ResultCode> => (await s.call('extend', { leaseMs: 30_000, leases: [{ id, token }] }))[0]!;
 const release = async (id: string, token: string): Promise<ResultCode> => (await s.call('release', { delayMs: 0, leases: [{ id, token }] }))[0]!;
 
+/** Enqueues, leases and dead-letters one job (the queue must have no other job waiting); returns its `dead` score (its time of death, as Redis gives it). */
+async function killed(id: string): Promise<string> {
+  await enqueue([id]);
+  const job = await leaseOne();
+  expect(await fail(job.id, job.token, true)).toBe(ResultCode.OK);
+  return (await s.admin.zscore(s.keys.dead, id))!;
+}
+const build = (task: string, create: boolean, seal: boolean, jobs: { id: string; died: string }[] = []) =>
+  s.call('redriveBuild', { task, create, seal, filter: '{}', jobs });
+
 /** One self-contained way to provoke each code; the last test checks that the table is complete. */
 const PROVOKE: Record<string, () => Promise<void>> = {
   OK: async () => {
@@ -85,16 +95,23 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     await enqueue(['poison']);
     job = await leaseOne();
     expect(await fail(job.id, job.token, true)).toBe(ResultCode.OK);
-    expect(await s.call('replay', { ids: [{ id: job.id }] })).toEqual([ResultCode.OK]);
+    expect(await s.call('replay', { ids: [{ id: job.id, died: '' }] })).toEqual([ResultCode.OK]);
     job = await leaseOne();
     expect(await fail(job.id, job.token, true)).toBe(ResultCode.OK);
-    expect(await s.call('purge', { ids: [{ id: job.id }] })).toEqual([ResultCode.OK]);
+    expect(await s.call('purge', { ids: [{ id: job.id, died: '' }] })).toEqual([ResultCode.OK]);
     await enqueue(['to-remove'], ['to-cancel']);
     expect(await s.call('remove', { id: 'to-remove' })).toBe(ResultCode.OK);
     expect(await s.call('cancel', { id: 'to-cancel' })).toBe(ResultCode.OK);
     expect(await s.call('pause', { paused: true })).toBe(ResultCode.OK);
     expect(await s.call('pause', { paused: false })).toBe(ResultCode.OK);
     expect(await s.call('setPolicy', { fields: [{ field: 'max_errors', value: 5 }] })).toBe(ResultCode.OK);
+    // a redrive task: made in two calls, run, dropped
+    const died = await killed('redriven');
+    expect(await build('t1', true, false)).toEqual([ResultCode.OK, 0]);
+    expect(await build('t1', false, true, [{ id: 'redriven', died }])).toEqual([ResultCode.OK, 1]);
+    expect(await s.call('redriveRun', { task: 't1', n: 10 })).toEqual([ResultCode.OK, 1, 0, 0, 1, 0]);
+    expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['redriven']);
+    expect(await s.call('redriveDrop', { task: 't1' })).toBe(ResultCode.OK);
   },
   LEASE_LOST: async () => {
     await enqueue(['j']);
@@ -120,12 +137,21 @@ const PROVOKE: Record<string, () => Promise<void>> = {
   NOT_FOUND: async () => {
     expect(await s.call('remove', { id: 'nope' })).toBe(ResultCode.NOT_FOUND);
     expect(await s.call('cancel', { id: 'nope' })).toBe(ResultCode.NOT_FOUND);
-    expect(await s.call('replay', { ids: [{ id: 'nope' }] })).toEqual([ResultCode.NOT_FOUND]);
-    expect(await s.call('purge', { ids: [{ id: 'nope' }] })).toEqual([ResultCode.NOT_FOUND]);
+    expect(await s.call('replay', { ids: [{ id: 'nope', died: '' }] })).toEqual([ResultCode.NOT_FOUND]);
+    expect(await s.call('purge', { ids: [{ id: 'nope', died: '' }] })).toEqual([ResultCode.NOT_FOUND]);
     expect(await s.call('scheduleRemove', { id: 'nope' })).toBe(ResultCode.NOT_FOUND);
     expect(await s.call('schedulePause', { id: 'nope', paused: true, rev: 0, nextMs: 0 })).toBe(ResultCode.NOT_FOUND);
+    expect(await s.call('redriveRun', { task: 'nope', n: 1 })).toEqual([ResultCode.NOT_FOUND, 0, 0, 0, 0, 0]);
+    expect(await s.call('redriveDrop', { task: '' })).toBe(ResultCode.NOT_FOUND);
   },
   DUPLICATE: async () => {
+    // redrive-build of a new task while one is active: refused, the active one stays
+    const died = await killed('in-task');
+    await build('first', true, false, [{ id: 'in-task', died }]);
+    await build('first', false, true);
+    expect(await build('second', true, false)).toEqual([ResultCode.DUPLICATE, 1]);
+    expect(await s.admin.hget(s.keys.redrive, 'id')).toBe('first');
+    expect(await s.admin.zrange(s.keys.redrive_ids, 0, -1)).toEqual(['in-task']);
     expect(await enqueue(['order-1', record({ v: 1 })])).toEqual([['order-1', ResultCode.OK]]);
     const original = await s.admin.hgetBuffer(s.keys.jobs, 'order-1');
     expect(await enqueue(['order-1', record({ v: 2 })])).toEqual([['order-1', ResultCode.DUPLICATE]]);
@@ -145,8 +171,8 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     await enqueue(['ready']);
     await s.call('enqueue', { allOrNothing: false, reserve: 0, jobs: [enqueueEntry('delayed', record({}), { delay: 60_000 })] });
     for (const id of ['ready', 'delayed', job.id]) {
-      expect(await s.call('replay', { ids: [{ id }] })).toEqual([ResultCode.NOT_DEAD]);
-      expect(await s.call('purge', { ids: [{ id }] })).toEqual([ResultCode.NOT_DEAD]);
+      expect(await s.call('replay', { ids: [{ id, died: '' }] })).toEqual([ResultCode.NOT_DEAD]);
+      expect(await s.call('purge', { ids: [{ id, died: '' }] })).toEqual([ResultCode.NOT_DEAD]);
     }
     expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['ready']);
     // still delayed, due a minute after it was added (Redis's clock)
@@ -164,6 +190,10 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     // cancel of a job that has ended: nothing changes
     expect(await s.call('cancel', { id: 'a' })).toBe(ResultCode.DONE_ALREADY);
     expect(await s.admin.zrange(s.keys.done, 0, -1)).toEqual(['a']);
+    // redrive-run of a task that is done: nothing changes
+    await build('empty', true, true);
+    expect(await s.admin.hget(s.keys.redrive, 'status')).toBe('done');
+    expect(await s.call('redriveRun', { task: 'empty', n: 5 })).toEqual([ResultCode.DONE_ALREADY, 0, 0, 0, 0, 0]);
   },
   CANCELLED: async () => {
     await enqueue(['c']);
@@ -209,6 +239,24 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     expect(await s.call('schedulePause', { id: 'st', paused: true, rev: 0, nextMs: 0 })).toBe(ResultCode.OK);
     expect(await s.call('schedulePause', { id: 'st', paused: false, rev: 1, nextMs: 5000 })).toBe(ResultCode.STALE); // pausing made it revision 2
     expect(await s.admin.zscore(s.keys.schedule_next, 'st')).toBeNull();
+    // replay / purge naming a death the job no longer is in (it was replayed and died again): left as it is
+    const first = await killed('twice');
+    expect(await s.call('replay', { ids: [{ id: 'twice', died: first }] })).toEqual([ResultCode.OK]);
+    const again = await leaseOne();
+    expect(await fail(again.id, again.token, true)).toBe(ResultCode.OK);
+    const second = (await s.admin.zscore(s.keys.dead, 'twice'))!;
+    const earlier = String(Number(second) - 1); // the first death could share its ms with the second
+    expect(await s.call('replay', { ids: [{ id: 'twice', died: earlier }] })).toEqual([ResultCode.STALE]);
+    expect(await s.call('purge', { ids: [{ id: 'twice', died: earlier }] })).toEqual([ResultCode.STALE]);
+    expect(await s.admin.zscore(s.keys.dead, 'twice')).toBe(second);
+    // redrive: a builder whose task was replaced, a run of a task still preparing, a drop of another task
+    await build('a', true, false);
+    await build('b', true, false);
+    expect(await build('a', false, true, [{ id: 'twice', died: second }])).toEqual([ResultCode.STALE, 0]);
+    expect(await s.call('redriveRun', { task: 'b', n: 5 })).toEqual([ResultCode.STALE, 0, 0, 0, 0, 0]);
+    expect(await s.call('redriveDrop', { task: 'a' })).toBe(ResultCode.STALE);
+    expect(await s.admin.hgetall(s.keys.redrive)).toMatchObject({ id: 'b', status: 'preparing', total: '0' });
+    expect(await s.admin.zscore(s.keys.dead, 'twice')).toBe(second);
   },
 };
 

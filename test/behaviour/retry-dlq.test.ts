@@ -262,7 +262,7 @@ describe('dead-letter queue administration', () => {
     expect(await q.dead.get(id)).toMatchObject({ attemptsMade: 2, errors: [{ message: 'provider down' }, { message: 'provider down' }] });
 
     await q.pause(); // hold it in ready to look at it
-    expect(await q.dead.replay(id)).toEqual({ done: [id], notDead: [], notFound: [] });
+    expect(await q.dead.replay(id)).toEqual({ done: [id], notDead: [], notFound: [], changed: [] });
     const replayed = await q.getJob(id);
     expect(replayed).toMatchObject({ state: 'ready', attemptsMade: 0, attempts: 2, data: { i: 0 } });
     expect(await q.dead.get(id)).toBeNull();
@@ -290,14 +290,14 @@ describe('dead-letter queue administration', () => {
     await waitFor(() => done.length === 3, 3000, 'the replayed jobs to complete');
     expect(done.sort()).toEqual(ids.map((id) => `${id}@1`).sort());
     expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, dead: 0 });
-    expect(await q.dead.replay('all')).toEqual({ done: [], notDead: [], notFound: [] });
+    expect(await q.dead.replay('all')).toEqual({ done: [], notDead: [], notFound: [], changed: [] });
   });
 
   it("purges one dead job, then 'all'", async () => {
     const q = s.track(new Queue(s.name, { connection: s.url }));
     const { ids } = await deadJobs(q, 3, { healthy: false }, []);
     const [first, ...rest] = ids as [string, ...string[]];
-    expect(await q.dead.purge(first)).toEqual({ done: [first], notDead: [], notFound: [] });
+    expect(await q.dead.purge(first)).toEqual({ done: [first], notDead: [], notFound: [], changed: [] });
     expect(await q.getJob(first)).toBeNull();
     expect(await q.dead.count()).toBe(2);
     const all = await q.dead.purge('all');
@@ -306,7 +306,7 @@ describe('dead-letter queue administration', () => {
     expect(await q.counts()).toMatchObject({ ready: 0, delayed: 0, leased: 0, dead: 0 });
     expect(await q.dead.list()).toEqual([]);
     // purged for good: a replay finds nothing
-    expect(await q.dead.replay(first)).toEqual({ done: [], notDead: [], notFound: [first] });
+    expect(await q.dead.replay(first)).toEqual({ done: [], notDead: [], notFound: [first], changed: [] });
   });
 
   it('reports notDead for jobs that exist but are not dead, and notFound for unknown ids', async () => {
@@ -318,15 +318,15 @@ describe('dead-letter queue administration', () => {
     const delayedId = await q.add({ later: true }, { delayMs: 60_000 });
 
     for (const op of ['replay', 'purge'] as const) {
-      expect(await q.dead[op](readyId)).toEqual({ done: [], notDead: [readyId], notFound: [] });
-      expect(await q.dead[op]([delayedId])).toEqual({ done: [], notDead: [delayedId], notFound: [] });
-      expect(await q.dead[op]('no-such-job')).toEqual({ done: [], notDead: [], notFound: ['no-such-job'] });
+      expect(await q.dead[op](readyId)).toEqual({ done: [], notDead: [readyId], notFound: [], changed: [] });
+      expect(await q.dead[op]([delayedId])).toEqual({ done: [], notDead: [delayedId], notFound: [], changed: [] });
+      expect(await q.dead[op]('no-such-job')).toEqual({ done: [], notDead: [], notFound: ['no-such-job'], changed: [] });
     }
     expect(await q.getJob(readyId)).toMatchObject({ state: 'ready' });
     expect(await q.getJob(delayedId)).toMatchObject({ state: 'delayed' });
 
     // a mixed list is sorted into the three outcomes
-    expect(await q.dead.replay([readyId, 'nope', deadId])).toEqual({ done: [deadId], notDead: [readyId], notFound: ['nope'] });
+    expect(await q.dead.replay([readyId, 'nope', deadId])).toEqual({ done: [deadId], notDead: [readyId], notFound: ['nope'], changed: [] });
     expect(await q.counts()).toMatchObject({ ready: 2, delayed: 1, dead: 0 });
   });
 });

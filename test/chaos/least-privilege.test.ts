@@ -58,7 +58,8 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 
 /**
  * The whole life of a job as user `kyoo`: add, fail, dead-letter, list, replay, complete,
- * getJob, counts, pause/resume, remove, purge. `connection` is what Queue and Worker get.
+ * getJob, counts, pause/resume, remove, the dead-letter filters, groups, a redrive task, purge,
+ * stats. `connection` is what Queue and Worker get.
  */
 async function fullCycle(connection: RedisOptions | Redis, queueConnection: RedisOptions | Redis = connection): Promise<void> {
   const name = uniqueQueueName('acl');
@@ -102,7 +103,14 @@ async function fullCycle(connection: RedisOptions | Redis, queueConnection: Redi
     const dead2 = new Promise<void>((resolve) => worker.once('dead', () => resolve()));
     const doomed = await queue.add({ to: 'nobody@example.com' }, { attempts: 1 });
     await dead2;
-    expect((await queue.dead.purge([doomed])).done).toEqual([doomed]);
+    const [group] = await queue.dead.groups();
+    expect(group).toMatchObject({ count: 1, message: 'provider down' });
+    expect((await queue.dead.find({ errorName: 'Error', olderThanMs: 0 })).jobs.map((j) => j.id)).toEqual([doomed]);
+    expect(await queue.dead.createRedrive({ fingerprint: group!.fingerprint })).toMatchObject({ status: 'active', total: 1 });
+    expect(await queue.dead.dropRedrive()).toBe(true);
+    await queue.dead.createRedrive({ ids: ['no-such-job'] });
+    expect(await queue.dead.runRedrive()).toMatchObject({ status: 'done', total: 0 });
+    expect((await queue.dead.purge({ fingerprint: group!.fingerprint })).done).toEqual([doomed]);
     expect(await queue.counts()).toMatchObject({ ready: 0, delayed: 0, leased: 0, dead: 0, completed: 1 });
 
     // schedules: upsert, list, fired by the worker; events: read back in order
@@ -132,6 +140,10 @@ async function fullCycle(connection: RedisOptions | Redis, queueConnection: Redi
     const m = await queue.metrics();
     expect(m.counters.completed).toBeGreaterThanOrEqual(2);
     expect(m.gauges.dead).toBe(0);
+    const stats = await queue.stats();
+    expect(stats.counts).toMatchObject({ dead: 0 });
+    expect(stats.recent?.completed).toBeGreaterThanOrEqual(1);
+    expect(await queue.exists()).toBe(true);
     expect(errors.filter((e) => /NOPERM|NOAUTH|WRONGPASS/.test(e.message))).toEqual([]);
   } finally {
     await worker.close(0);

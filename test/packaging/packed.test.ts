@@ -15,7 +15,7 @@ import { startRedis, type RedisServer } from '../support/redis.js';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const PACKAGES = ['core', 'client', 'worker', 'kyoo'];
+const PACKAGES = ['core', 'client', 'worker', 'kyoo', 'cli'];
 const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
 
 let app: string;
@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 test('every tarball carries dist, a README and a LICENSE, and no @internal declarations', async () => {
-  expect(Object.keys(tarballs).sort()).toEqual(['@kyoo/client', '@kyoo/core', '@kyoo/worker', 'kyoo']);
+  expect(Object.keys(tarballs).sort()).toEqual(['@kyoo/cli', '@kyoo/client', '@kyoo/core', '@kyoo/worker', 'kyoo']);
   for (const name of Object.keys(tarballs)) {
     const dir = join(app, 'node_modules', name);
     const files = readdirSync(dir);
@@ -59,9 +59,18 @@ test('every tarball carries dist, a README and a LICENSE, and no @internal decla
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) expect(range, `${name} -> ${dep}`).not.toMatch(/^workspace:/);
     for (const f of readdirSync(join(dir, 'dist')).filter((f) => f.endsWith('.d.ts'))) {
+      if (name === '@kyoo/cli') break; // a command, not a library: its declarations are not public
       expect(readFileSync(join(dir, 'dist', f), 'utf8'), `${name}/dist/${f}`).not.toContain('@internal');
     }
   }
+});
+
+test('the kyoo command is installed as a bin and talks to Redis', async () => {
+  const bin = join(app, 'node_modules', '.bin', 'kyoo');
+  const { stdout: help } = await run(bin, ['--help'], { cwd: app, timeout: 30_000 });
+  expect(help).toMatch(/^Usage: kyoo <command>/);
+  const { stdout } = await run(bin, ['queues', '--json', '--redis', server.url], { cwd: app, timeout: 30_000 });
+  expect(JSON.parse(stdout)).toEqual(expect.any(Array));
 });
 
 test('the README quick start runs from the installed packages', async () => {

@@ -54,6 +54,12 @@ test('dead-letter example: three attempts, dead, listed, replayed, then sent', a
   expect(out).toMatch(/^sent to ada@example.com$/m);
 });
 
+test('dead-letter admin example: one group for twenty failures on three hosts, replayed by a redrive task', async () => {
+  const out = await runExample('dead-letter-admin');
+  expect(out).toMatch(/^20 dead of Error: smtp-<n>\.example\.com refused the connection$/m);
+  expect(out).toMatch(/^replayed 20 of 20$/m);
+});
+
 test('cluster example: a queue on a Redis Cluster, its keys in the slot of {images}', async () => {
   const cluster = await startCluster();
   try {

@@ -17,7 +17,15 @@ export type { ResultOptions } from './results.js';
 export type { SchedulerOptions, SchedulerEvents } from './scheduler.js';
 export { DurabilityError } from './durability.js';
 export type { DurabilityOptions } from './durability.js';
-export type { DeadLetterResult } from './dead-letters.js';
+export type { DeadLetterResult, DeadJob, DeadLetterPage, DeadLetterGroup } from './dead-letters.js';
+export type { DeadLetterFilter, DeadLetterFilterSummary } from './dead-filter.js';
+export { errorFingerprint } from './fingerprint.js';
+export type { ErrorFingerprint } from './fingerprint.js';
+export { RedriveError } from './redrive.js';
+export type { RedriveTask, RedriveRunOptions, RedriveRefusal } from './redrive.js';
+export type { QueueStats, RecentActivity, StatsOptions } from './stats.js';
+export { findQueues } from './queues.js';
+export type { FindQueuesOptions } from './queues.js';
 export {
   KyooError,
   InvalidOptionError,

@@ -31,6 +31,7 @@ import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { readJob, type JobInfo } from './job-info.js';
 import { Schedules } from './schedules.js';
+import { checkStatsOptions, readStats, type QueueStats, type StatsOptions } from './stats.js';
 import { readEvents, resolveEventsOptions, type EventsOptions, type QueueEvent } from './events.js';
 import { ResultWaiter, type ResultOptions } from './results.js';
 import { readMetrics, type QueueMetrics } from './metrics.js';
@@ -137,7 +138,7 @@ export class Queue<T = unknown> {
     this.conn.redis.on('error', (err: Error) => log.client('%s: redis error: %s', name, err.message));
     this.scripts = new Scripts(this.keys);
     this.batcher = new AddBatcher(this.conn, this.scripts, durability, this.keys.ids, name);
-    this.dead = new DeadLetters(() => this.redis(), this.keys, this.scripts);
+    this.dead = new DeadLetters(() => this.redis(), this.keys, this.scripts, name);
     const queue = { name, prefix: o.prefix ?? DEFAULT_PREFIX, defaults: this.defaults, maxPayloadBytes: this.maxPayloadBytes };
     this.schedules = new Schedules<T>(() => this.redis(), this.keys, this.scripts, queue);
     this.results = new ResultWaiter(() => this.redis(), this.keys);
@@ -249,6 +250,34 @@ export class Queue<T = unknown> {
    */
   async metrics(): Promise<QueueMetrics> {
     return readMetrics(this.redis(), this.keys, this.name);
+  }
+
+  /**
+   * The queue at a glance: its counts, the waiting job first in line and how
+   * long ago it was added, and from the events stream what happened in the
+   * last `windowMs` (default a minute: jobs added, completed, failed, retried,
+   * dead, and completions per second). Reads a few keys and the window of the
+   * stream (at most the policy's `eventsMaxLen` entries).
+   * @example
+   * const { counts, oldestWaiting, recent } = await queue.stats()
+   * console.log(counts.ready, oldestWaiting?.ageMs, recent?.completedPerSec)
+   */
+  async stats(options: StatsOptions = {}): Promise<QueueStats> {
+    const { windowMs } = checkStatsOptions(options);
+    return readStats(this.redis(), this.keys, await this.counts(), windowMs);
+  }
+
+  /**
+   * Whether Redis holds this queue: it had a job (its `jobs` hash stays from
+   * the first job on), a policy, a pause or a schedule. A mistyped name is
+   * not a queue.
+   * @example
+   * if (!(await new Queue('emials', { connection }).exists())) console.error('no such queue')
+   */
+  async exists(): Promise<boolean> {
+    const k = this.keys;
+    const n = await execValues(this.redis().multi().hlen(k.jobs).hlen(k.meta).hlen(k.schedules));
+    return n.some((v) => Number(v) > 0);
   }
 
   /** Stops all workers of this queue from leasing new jobs. Adds still work; running jobs finish. */

@@ -17,7 +17,8 @@ export type KyooErrorCode =
   | 'JOB_FAILED'
   | 'JOB_NOT_FOUND'
   | 'WAIT_TIMEOUT'
-  | 'TOPIC_BUSY';
+  | 'TOPIC_BUSY'
+  | 'REDRIVE_REFUSED';
 
 /** Base class of every error kyoo throws or emits. */
 export class KyooError extends Error {
