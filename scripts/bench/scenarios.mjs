@@ -114,8 +114,12 @@ export const SCENARIOS = [
       const script = fileURLToPath(new URL('./child-worker.mjs', import.meta.url));
       const children = [];
       const exited = [];
-      const stopAll = async () => {
-        for (const child of children) if (child.connected) child.send({ type: 'stop' });
+      let stopping;
+      // once only (the finally block calls it again): a second 'stop' could reach a child
+      // that is exiting and fail with EPIPE
+      const stopAll = () => (stopping ??= stopChildren());
+      const stopChildren = async () => {
+        for (const child of children) if (child.connected) child.send({ type: 'stop' }, () => undefined);
         await withTimeout(Promise.all(exited), 20_000, 'stopping worker processes').catch((err) => {
           for (const child of children) child.kill('SIGKILL');
           throw err;
@@ -132,6 +136,8 @@ export const SCENARIOS = [
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           });
           children.push(child);
+          // an IPC write to a child that has just exited fails; its exit is what counts
+          child.on('error', (err) => process.stderr.write(`worker process ${i}: ${err.message}\n`));
           exited.push(new Promise((resolve) => child.once('exit', resolve)));
           child.once('exit', (code, signal) => {
             if (code !== 0) failed(new Error(`worker process ${i} exited with ${code ?? signal}`));
