@@ -7,6 +7,7 @@
 -- KEYS[1] topic_subs        hash    subscribed queues (none: nothing is kept)
 -- KEYS[2] topic_publishers  hash    publisher id -> its newest message applied
 -- KEYS[3] topic_outbox      stream  messages on their way
+-- KEYS[4] topic_seen        zset    publisher id, scored by its last publish ms (includes/publishers.lua)
 --
 -- ARGV[1] publisher  string
 -- ARGV[2] message    int     the message id (from a block on topic_ids)
@@ -19,11 +20,13 @@
 -- Returns {code, n}: OK with n subscribed queues (0: no subscriber, nothing
 -- kept); DUPLICATE (applied before; nothing written).
 --!include codes
+--!include publishers
 
-local newest = tonumber(redis.call('HGET', K.topic_publishers, A.publisher) or '0')
+local pk = { publishers = K.topic_publishers, seen = K.topic_seen }
+local newest = publisher_newest(pk, A.publisher)
 if A.message <= newest then return { CODE.DUPLICATE, 0 } end
 local queues = redis.call('HKEYS', K.topic_subs)
-redis.call('HSET', K.topic_publishers, A.publisher, A.message)
+publisher_applied(pk, A.publisher, A.message)
 if #queues == 0 then return { CODE.OK, 0 } end
 -- queue names have no control characters
 redis.call('XADD', K.topic_outbox, '*', 'j', A.job_id, 'd', A.delay, 'o', A.opts, 'r', A.record, 'q', table.concat(queues, '\n'))

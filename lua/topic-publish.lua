@@ -8,7 +8,8 @@
 -- KEYS[1] topic_subs        hash    subscribed queues
 -- KEYS[2] topic_rev         string  revision of the subscriber list
 -- KEYS[3] topic_publishers  hash    publisher id -> its newest message applied
--- KEYS[4..] subs {jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup, dedup_exp, events, metrics}
+-- KEYS[4] topic_seen        zset    publisher id, scored by its last publish ms (includes/publishers.lua)
+-- KEYS[5..] subs {jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup, dedup_exp, events, metrics}
 --
 -- ARGV[1] rev        int     the revision the caller's subscriber list has
 -- ARGV[2] publisher  string  random per publishing client
@@ -26,15 +27,17 @@
 -- written anywhere).
 --!include codes
 --!include add
+--!include publishers
 
 local rev = tonumber(redis.call('GET', K.topic_rev) or '0')
 if rev ~= A.rev or redis.call('HLEN', K.topic_subs) ~= K.subs_n then return { CODE.STALE, rev } end
-local newest = tonumber(redis.call('HGET', K.topic_publishers, A.publisher) or '0')
+local pk = { publishers = K.topic_publishers, seen = K.topic_seen }
+local newest = publisher_newest(pk, A.publisher)
 if A.message <= newest then return { CODE.DUPLICATE, 0 } end
 for i = 1, K.subs_n do
   if add_room(subs(i)) < 1 then return { CODE.QUEUE_FULL, i } end
 end
-redis.call('HSET', K.topic_publishers, A.publisher, A.message)
+publisher_applied(pk, A.publisher, A.message)
 local get = function() return A.job_id, false, A.delay, A.opts, A.record end
 for i = 1, K.subs_n do add_jobs(subs(i), 1, get, false, 0) end
 return { CODE.OK, K.subs_n } -- with no subscriber, nothing but the publisher's newest id is written

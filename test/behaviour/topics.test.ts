@@ -223,4 +223,22 @@ describe('topics', () => {
     expect((await q.getJob(`${s.name}:2`))?.data).toEqual({ n: 1 });
     expect(await q.getJob(`${s.name}:0`)).toBeNull();
   });
+
+  it('a publisher idle for a day is forgotten (its newest message id kept no longer than a resend could need)', async () => {
+    const { topic } = setup([]);
+    const scripts = new Scripts(topic.keys);
+    const dayAgo = (await s.redisNow()) - 2 * 24 * 3600 * 1000;
+    await s.admin.hset(topic.keys.topic_publishers, 'gone', '5', 'recent', '7');
+    await s.admin.zadd(topic.keys.topic_seen, dayAgo, 'gone', await s.redisNow(), 'recent');
+    const record = Buffer.from('not read');
+    const append = (publisher: string, message: number) => scripts.call(s.admin, 'topicAppend', { publisher, message, jobId: `x:${message}`, delay: 0, opts: '', record });
+    await append('p', 63); // not a pruning call
+    expect(await s.admin.hexists(topic.keys.topic_publishers, 'gone')).toBe(1);
+    await append('p', 64);
+    expect(await s.admin.hkeys(topic.keys.topic_publishers)).toEqual(expect.arrayContaining(['recent', 'p']));
+    expect(await s.admin.hexists(topic.keys.topic_publishers, 'gone')).toBe(0);
+    expect(await s.admin.zscore(topic.keys.topic_seen, 'gone')).toBeNull();
+    // and a resend of the newest message is still recognised
+    expect((await append('p', 64))[0]).toBe(ResultCode.DUPLICATE);
+  });
 });

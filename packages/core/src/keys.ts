@@ -49,6 +49,7 @@ export const TOPIC_KEY_LAYOUT = [
   { name: 'topic_subs', type: 'hash', holds: 'subscribed queue name → when it subscribed (ms)' },
   { name: 'topic_rev', type: 'string', holds: 'revision of the subscriber list, raised by every subscribe and unsubscribe (a publish names the revision it read)' },
   { name: 'topic_publishers', type: 'hash', holds: 'publisher id → id of its newest message applied: a publish resent after a reconnect is recognised, not delivered twice' },
+  { name: 'topic_seen', type: 'zset', holds: 'publisher id, scored by when it last published (ms): a publisher idle for a day is dropped from `publishers`' },
   { name: 'topic_ids', type: 'string', holds: 'counter for message ids (publishers reserve blocks of it)' },
   { name: 'topic_outbox', type: 'stream', holds: 'Redis Cluster only: messages on their way to subscriber queues in other slots (fields `j` job id, `d` delay, `o` options, `r` record, `q` the queues subscribed when it was published), trimmed once each of them has it' },
 ] as const;
