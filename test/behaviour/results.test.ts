@@ -3,7 +3,8 @@
 // wait that ends before it has looked at its job.
 import { ConnectionClosedError, JobCancelledError, JobFailedError, JobNotFoundError, Queue, WaitTimeoutError, Worker } from 'kyoo';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Scope, deferred, sleep, waitFor } from '../support/behaviour.js';
+import { Scope, deferred, waitFor } from '../support/behaviour.js';
+import { clientsNamed } from '../support/redis.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -71,7 +72,7 @@ describe('queue.result', () => {
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     s.defer(() => process.off('unhandledRejection', onUnhandled));
-    const q = s.track(new Queue(s.name, { connection: s.url }));
+    const q = s.track(new Queue(s.name, { connection: s.named('waits') }));
     const ids = Array.from({ length: 100 }, (_, i) => `job-${i}`);
     // 1 ms is over before the first wait's reader has its place in the stream
     const timedOut = await Promise.all(ids.map((id) => q.result(id, { timeoutMs: 1 }).catch((e: unknown) => e)));
@@ -80,7 +81,10 @@ describe('queue.result', () => {
     const closed = ids.map((id) => q.result(id).catch((e: unknown) => e));
     await q.close();
     expect((await Promise.all(closed)).every((e) => e instanceof ConnectionClosedError)).toBe(true);
-    await sleep(50); // the lookups still on their way end
+    // once the queue's connections are gone, every lookup sent has been answered or refused;
+    // Node reports an unhandled rejection at the end of the turn its promise was rejected in
+    await waitFor(async () => (await clientsNamed(s.admin, `${s.name}:waits`)).length === 0, 5000, 'the connections to close');
+    for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r));
     expect(unhandled).toEqual([]);
   });
 });

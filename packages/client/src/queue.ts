@@ -260,7 +260,7 @@ export class Queue<T = unknown> {
    * stream (at most the policy's `eventsMaxLen` entries).
    * @example
    * const { counts, oldestWaiting, recent } = await queue.stats()
-   * console.log(counts.ready, oldestWaiting?.ageMs, recent?.completedPerSec)
+   * if (counts.ready > 0 && recent?.completedPerSec === 0) alert(`${counts.ready} waiting, none completing`)
    */
   async stats(options: StatsOptions = {}): Promise<QueueStats> {
     const { windowMs } = checkStatsOptions(options);
@@ -272,7 +272,7 @@ export class Queue<T = unknown> {
    * the first job on), a policy, a pause or a schedule. A mistyped name is
    * not a queue.
    * @example
-   * if (!(await new Queue('emials', { connection }).exists())) console.error('no such queue')
+   * if (!(await new Queue('emials', { connection }).exists())) throw new Error('no such queue')
    */
   async exists(): Promise<boolean> {
     const k = this.keys;

@@ -70,7 +70,7 @@ const NEWER_RECORD_DELAY_MS = 5000;
  * const worker = new Worker<{ imageUrl: string }>('images', async (job) => {
  *   return await makeThumbnails(job.data.imageUrl)
  * }, { connection: 'redis://127.0.0.1:6379', concurrency: 20 })
- * worker.on('dead', (job, err) => console.warn(`job ${job.id} dead: ${err.message}`))
+ * worker.on('dead', (job, err) => alerts.send(`job ${job.id} dead: ${err.message}`))
  * process.on('SIGTERM', () => worker.close())
  */
 export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<T, R>> {
