@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { Queue } from '@kyoo/client';
+import { Queue, findQueues } from '@kyoo/client';
 import { DEFAULT_PREFIX, connect, isCluster, release, validatePrefix, validateQueueName, type OwnedConnection, type RedisConnection } from '@kyoo/core';
 import { str, type Parsed } from './args.js';
 import { CliError, NotFoundError, UsageError } from './exit.js';
@@ -78,6 +78,12 @@ export class Context {
     const q = await this.queue(name);
     if (!(await q.exists())) throw new NotFoundError(`no queue ${name} under the prefix ${this.prefix} (kyoo queues lists them)`);
     return q;
+  }
+
+  /** The queues named (each must exist, else exit 3), or with no names every queue under the prefix. */
+  async targets(names: readonly string[]): Promise<Queue[]> {
+    if (names.length > 0) return Promise.all(names.map((n) => this.existingQueue(n)));
+    return Promise.all((await findQueues({ connection: await this.redis(), prefix: this.prefix })).map((n) => this.queue(n)));
   }
 
   async close(): Promise<void> {

@@ -2,12 +2,14 @@ import {
   HISTOGRAM_BOUNDS_MS,
   InvalidOptionError,
   bucketField,
-  decodeRecord,
   type HistogramName,
   type QueueKeys,
   type RedisConnection,
 } from '@kyoo/core';
+import { redisNow } from './dead-filter.js';
 import { execValues } from './exec.js';
+import type { QueueCounts } from './queue.js';
+import { oldestWaiting } from './stats.js';
 
 /** One histogram as Redis holds it, summed over every worker. */
 export interface HistogramSnapshot {
@@ -63,38 +65,18 @@ const COUNTERS: [keyof QueueMetrics['counters'], string][] = [
   ['dead', 'dead'], ['cancelled', 'cancelled'], ['leaseExpired', 'lease-expired'], ['replayed', 'replayed'], ['removed', 'removed'],
 ];
 
-/** Reads a queue's metrics: a handful of commands, none whose cost grows with the queue. */
-export async function readMetrics(redis: RedisConnection, keys: QueueKeys, queue: string): Promise<QueueMetrics> {
-  const k = keys;
-  const v = await execValues(redis.multi()
-    .hgetall(k.metrics)
-    .llen(k.ready).zcard(k.prio).zcard(k.delayed).zcount(k.leased, '-inf', '(inf')
-    .zcard(k.dead).zcard(k.done).zcard(k.cancelled).hexists(k.meta, 'paused')
-    .lindex(k.ready, 0).zrange(k.prio, 0, 0)
-    .hgetall(k.workers)
-    .time());
-  const m = v[0] as Record<string, string>;
-  const n = (v.slice(1, 9) as unknown[]).map(Number);
-  const [sec, usec] = v[12] as [string, string];
-  const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-  const heads = [v[9] as string | null, ...((v[10] as string[]) ?? [])].filter((id): id is string => typeof id === 'string');
-  let oldest = 0;
-  if (heads.length > 0) {
-    const records = (await redis.hmgetBuffer(k.jobs, ...heads)) as (Buffer | null)[];
-    for (const raw of records) {
-      if (!raw) continue;
-      try {
-        const created = decodeRecord(raw).createdAt;
-        if (created > 0) oldest = Math.max(oldest, now - created);
-      } catch {
-        // an unreadable record tells no age
-      }
-    }
-  }
+/**
+ * Reads a queue's metrics (given its counts, as `queue.counts()` read them):
+ * a handful of commands, none whose cost grows with the queue.
+ */
+export async function readMetrics(redis: RedisConnection, keys: QueueKeys, queue: string, counts: QueueCounts): Promise<QueueMetrics> {
+  const [m, workerSlots] = (await execValues(redis.multi().hgetall(keys.metrics).hgetall(keys.workers))) as Record<string, string>[];
+  const now = await redisNow(redis);
+  const oldest = await oldestWaiting(redis, keys, now);
   let workers = 0;
   let busy = 0;
   let slots = 0;
-  for (const value of Object.values(v[11] as Record<string, string>)) {
+  for (const value of Object.values(workerSlots!)) {
     const [b, s, until] = value.split(',').map(Number) as [number, number, number];
     if (!(until >= now)) continue;
     workers++;
@@ -102,15 +84,16 @@ export async function readMetrics(redis: RedisConnection, keys: QueueKeys, queue
     slots += s;
   }
   const counters = {} as QueueMetrics['counters'];
-  for (const [name, field] of COUNTERS) counters[name] = Number(m[field] ?? 0);
+  for (const [name, field] of COUNTERS) counters[name] = Number(m![field] ?? 0);
+  const c = counts;
   return {
     queue,
     counters,
-    wait: histogram(m, 'wait'),
-    processing: histogram(m, 'proc'),
+    wait: histogram(m!, 'wait'),
+    processing: histogram(m!, 'proc'),
     gauges: {
-      ready: n[0]! + n[1]!, delayed: n[2]!, running: n[3]!, dead: n[4]!, completed: n[5]!, cancelled: n[6]!, paused: n[7] === 1,
-      oldestWaitingMs: Math.max(0, oldest), workers, busySlots: busy, idleSlots: slots - busy,
+      ready: c.ready, delayed: c.delayed, running: c.leased, dead: c.dead, completed: c.completed, cancelled: c.cancelled, paused: c.paused,
+      oldestWaitingMs: oldest?.ageMs ?? 0, workers, busySlots: busy, idleSlots: slots - busy,
     },
   };
 }

@@ -249,7 +249,7 @@ export class Queue<T = unknown> {
    * if (gauges.oldestWaitingMs > 60_000) alert('jobs wait over a minute')
    */
   async metrics(): Promise<QueueMetrics> {
-    return readMetrics(this.redis(), this.keys, this.name);
+    return readMetrics(this.redis(), this.keys, this.name, await this.counts());
   }
 
   /**

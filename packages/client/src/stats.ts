@@ -55,7 +55,8 @@ export async function readStats(redis: RedisConnection, keys: QueueKeys, counts:
   return { counts, oldestWaiting: await oldestWaiting(redis, keys, at), recent: await recent(redis, keys, at, windowMs), at };
 }
 
-async function oldestWaiting(redis: RedisConnection, keys: QueueKeys, now: number): Promise<QueueStats['oldestWaiting']> {
+/** The waiting job first in line (see {@link QueueStats.oldestWaiting}); `now` is Redis's clock. */
+export async function oldestWaiting(redis: RedisConnection, keys: QueueKeys, now: number): Promise<QueueStats['oldestWaiting']> {
   const [head, first] = (await execValues(redis.multi().lindex(keys.ready, 0).zrange(keys.prio, 0, 0))) as [string | null, string[]];
   const ids = [head, first[0]].filter((id): id is string => typeof id === 'string');
   if (ids.length === 0) return null;

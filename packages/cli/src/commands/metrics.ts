@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { findQueues, prometheusText, type Queue, type QueueMetrics } from '@kyoo/client';
+import { prometheusText, type QueueMetrics } from '@kyoo/client';
 import { int, str } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit.js';
@@ -10,9 +10,9 @@ export const metrics: Command = {
   usage: 'metrics [queue...] [--port N] [--host H]',
   summary: 'the Prometheus metrics of queues, once or served on /metrics',
   about: [
-    'Writes the Prometheus text exposition of the queues named (default: every queue found) once (--json: their',
-    'metrics as JSON lines), or with',
-    '--port serves it on http://<host>:<port>/metrics until Ctrl-C, reading Redis at every scrape.',
+    'Writes the Prometheus text exposition of the queues named (default: every queue found) once (with --json,',
+    'their metrics as JSON lines), or with --port serves it on http://<host>:<port>/metrics until Ctrl-C,',
+    'reading Redis at every scrape.',
     'docs/operations.md lists the metrics.',
   ].join('\n'),
   options: {
@@ -24,12 +24,7 @@ export const metrics: Command = {
     const port = str(p, 'port') === undefined ? undefined : int(p, 'port', 0, 0, 65_535);
     const host = str(p, 'host') ?? '127.0.0.1';
     const named = p.positionals;
-    const read = async (): Promise<QueueMetrics[]> => {
-      const names = named.length > 0 ? named : await findQueues({ connection: await ctx.redis(), prefix: ctx.prefix });
-      const queues: Queue[] = [];
-      for (const n of names) queues.push(await (named.length > 0 ? ctx.existingQueue(n) : ctx.queue(n)));
-      return Promise.all(queues.map((q) => q.metrics()));
-    };
+    const read = async (): Promise<QueueMetrics[]> => Promise.all((await ctx.targets(named)).map((q) => q.metrics()));
     const exposition = async (): Promise<string> => prometheusText(await read());
     if (port === undefined) {
       if (ctx.out.json) for (const m of await read()) ctx.out.data(m);

@@ -45,7 +45,7 @@ export const stats: Command = {
     const watch = flag(p, 'watch');
     const targets = name === undefined ? undefined : [await ctx.existingQueue(name)];
     for (let first = true; ; first = false) {
-      const list = targets ?? (await Promise.all((await findQueues({ connection: await ctx.redis(), prefix: ctx.prefix })).map((n) => ctx.queue(n))));
+      const list = targets ?? (await ctx.targets([]));
       const rows = await Promise.all(list.map(async (q) => ({ queue: q.name, ...(await q.stats()) })));
       if (watch && !first && !ctx.out.json) ctx.out.clear();
       show(ctx, rows, watch, name !== undefined);
