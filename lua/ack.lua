@@ -22,6 +22,13 @@
 -- KEYS[19] progress    hash   progress reports, deleted with the job
 -- KEYS[20] metrics     hash   counters of events by kind (includes/events.lua)
 -- KEYS[21] workers     hash   what each worker last said of its slots (includes/workers.lua)
+-- KEYS[22] group_of    hash   grouped job id -> "<seq><held><group>" (includes/groups.lua)
+-- KEYS[23] group_queue zset   grouped jobs waiting: "<group>\0<seq>\0<id>", all scored 0
+-- KEYS[24] group_turn  zset   groups that may start a job, by virtual time
+-- KEYS[25] group_wait  zset   groups whose next start is not allowed yet, by when it is (ms)
+-- KEYS[26] group_idle  zset   idle groups whose rate state is in use, by when it is not (ms)
+-- KEYS[27] groups      hash   group -> "<waiting>,<running>,<rate tat>"
+-- KEYS[28] group_conf  hash   group -> its own limits "<concurrency>,<rate max>,<rate ms>,<weight>"
 --
 -- ARGV[1] n         int     jobs to lease after acking (0 = none)
 -- ARGV[2] lease_ms  int
@@ -46,14 +53,16 @@
 --!include lease
 
 local pol = read_policy(K.meta)
-local rq = ready_keys(K.ready, K.prio, K.priorities, K.meta)
-local d = { dedup = K.dedup, dedup_exp = K.dedup_exp }
-local keep_count, keep_age = pol.keep_count, pol.keep_age_ms
-local ev = events_new(K.events, pol.events_max, K.metrics)
 -- kept jobs are scored to the microsecond (plus their place in the batch), so
 -- that retention trims them in completion order even within one millisecond
 local precise = now_ms(true)
 local now = math.floor(precise)
+local rq = ready_keys({ ready = K.ready, prio = K.prio, priorities = K.priorities, meta = K.meta, group_of = K.group_of,
+  group_queue = K.group_queue, group_turn = K.group_turn, group_wait = K.group_wait, group_idle = K.group_idle,
+  groups = K.groups, group_conf = K.group_conf }, pol, precise)
+local d = { dedup = K.dedup, dedup_exp = K.dedup_exp }
+local keep_count, keep_age = pol.keep_count, pol.keep_age_ms
+local ev = events_new(K.events, pol.events_max, K.metrics)
 local m = A.acks_n
 local codes, ids = {}, {}
 for i = 1, m do ids[i] = acks(i) end
@@ -88,6 +97,7 @@ if m > 0 then
   end
   if #acked > 0 then
     redis.call('ZREM', K.leased, unpack(acked))
+    ready_stopped(rq, acked, 'end')
     if keep_count > 0 then
       redis.call('HSET', K.runs, unpack(kept_runs))
       redis.call('ZADD', K.done, unpack(done))
@@ -98,7 +108,7 @@ if m > 0 then
       -- most jobs never failed: skip the error cleanup when no job has errors
       if redis.call('HLEN', K.errors) > 0 then redis.call('HDEL', K.errors, unpack(acked)) end
       if redis.call('HLEN', K.progress) > 0 then redis.call('HDEL', K.progress, unpack(acked)) end
-      ready_forget(K.priorities, acked)
+      ready_forget(rq, acked)
     end
   end
   if keep_count > 0 or redis.call('ZCARD', K.done) > 0 then
@@ -122,17 +132,19 @@ if m > 0 then
       redis.call('HDEL', K.runs, unpack(drop))
       redis.call('HDEL', K.errors, unpack(drop))
       redis.call('HDEL', K.progress, unpack(drop))
-      ready_forget(K.priorities, drop)
+      ready_forget(rq, drop)
     end
   end
 end
 
-if A.n > 0 then promote(K.delayed, K.runs, rq, precise, pol.aging_ms) end
+if A.n > 0 then promote(K.delayed, K.runs, rq) end
 reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, dead = K.dead, delayed = K.delayed },
-  rq, d, ev, now, A.rnd, pol.max_errors, pol.aging_ms)
+  rq, d, ev, A.rnd)
 -- a worker that acks held leases already: no announcement (it would wake idle workers per job)
 local out = lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
-  rq, pol, ev, now, A.n, A.lease_ms, false, A.nonce)
+  rq, ev, A.n, A.lease_ms, false, A.nonce)
+-- a worker that takes nothing more (it is closing) passes freed slots on
+if A.n == 0 and m > 0 and ready_more(rq) then wake(K.wake) end
 events_flush(ev)
 worker_seen(K.workers, A.worker, now)
 return { codes, out }

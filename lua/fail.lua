@@ -1,6 +1,8 @@
 -- fail: a leased job failed. Record the error, then retry it (now or after a
 -- backoff) or move it to the dead-letter queue. The worker decides which from
 -- the job's attempts and backoff; this script applies it if the lease is still held.
+-- A grouped job's group waits for its retry (policy group_order strict, the
+-- default) or goes on during the backoff (relaxed); a dead one frees its group.
 --
 -- KEYS[1]  leased      zset
 -- KEYS[2]  runs        hash
@@ -16,6 +18,13 @@
 -- KEYS[12] dedup_exp   zset
 -- KEYS[13] events      stream `failed`, then `retried` or `dead`
 -- KEYS[14] metrics     hash   counters of events by kind (includes/events.lua)
+-- KEYS[15] group_of    hash   grouped job id -> "<seq><held><group>" (includes/groups.lua)
+-- KEYS[16] group_queue zset   grouped jobs waiting: "<group>\0<seq>\0<id>", all scored 0
+-- KEYS[17] group_turn  zset   groups that may start a job, by virtual time
+-- KEYS[18] group_wait  zset   groups whose next start is not allowed yet, by when it is (ms)
+-- KEYS[19] group_idle  zset   idle groups whose rate state is in use, by when it is not (ms)
+-- KEYS[20] groups      hash   group -> "<waiting>,<running>,<rate tat>"
+-- KEYS[21] group_conf  hash   group -> its own limits "<concurrency>,<rate max>,<rate ms>,<weight>"
 --
 -- ARGV[1] id        string
 -- ARGV[2] token     string  fencing token of the lease
@@ -43,6 +52,9 @@ if current ~= A.token then return CODE.LEASE_LOST end
 redis.call('ZREM', K.leased, A.id)
 local pol = read_policy(K.meta)
 local now = now_ms()
+local rq = ready_keys({ ready = K.ready, prio = K.prio, priorities = K.priorities, meta = K.meta, group_of = K.group_of,
+  group_queue = K.group_queue, group_turn = K.group_turn, group_wait = K.group_wait, group_idle = K.group_idle,
+  groups = K.groups, group_conf = K.group_conf }, pol, now)
 -- between runs: the attempts made, and when a retry may run (for the wait-time histogram)
 redis.call('HSET', K.runs, A.id, run_attempts(A.token) .. '@' .. string.format('%d', now + (A.dead and 0 or A.delay_ms)))
 push_error(K.errors, A.id, A.error, pol.max_errors, now)
@@ -53,12 +65,14 @@ if A.dead then
   redis.call('ZADD', K.dead, now, A.id)
   event(ev, 'dead', A.id, attempt)
   dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, A.dedup, A.id)
+  if ready_stopped(rq, { A.id }, 'end') then wake(K.wake) end
 else
   event(ev, 'retried', A.id, attempt)
+  ready_stopped(rq, { A.id }, 'retry')
   if A.delay_ms > 0 then
     redis.call('ZADD', K.delayed, now + A.delay_ms, A.id)
   else
-    ready_push(ready_keys(K.ready, K.prio, K.priorities, K.meta), { A.id }, nil, now, pol.aging_ms)
+    ready_push(rq, { A.id }, nil, nil)
   end
   wake(K.wake)
 end

@@ -19,6 +19,13 @@
 -- KEYS[12] wake        list
 -- KEYS[13] events      stream `replayed`
 -- KEYS[14] metrics     hash   counters of events by kind (includes/events.lua)
+-- KEYS[15] group_of    hash   grouped job id -> "<seq><held><group>" (includes/groups.lua)
+-- KEYS[16] group_queue zset   grouped jobs waiting: "<group>\0<seq>\0<id>", all scored 0
+-- KEYS[17] group_turn  zset   groups that may start a job, by virtual time
+-- KEYS[18] group_wait  zset   groups whose next start is not allowed yet, by when it is (ms)
+-- KEYS[19] group_idle  zset   idle groups whose rate state is in use, by when it is not (ms)
+-- KEYS[20] groups      hash   group -> "<waiting>,<running>,<rate tat>"
+-- KEYS[21] group_conf  hash   group -> its own limits "<concurrency>,<rate max>,<rate ms>,<weight>"
 --
 -- ARGV[1] task  string  the task's id
 -- ARGV[2] n     int     jobs to take at most (1-1000)
@@ -50,7 +57,9 @@ if #taken > 0 then redis.call('ZREM', K.redrive_ids, unpack(taken)) end
 local pol = read_policy(K.meta)
 local ev = events_new(K.events, pol.events_max, K.metrics)
 dead_replay({ runs = K.runs, errors = K.errors, progress = K.progress, ready = K.ready, prio = K.prio,
-  priorities = K.priorities, meta = K.meta, wake = K.wake }, back, ev, pol.aging_ms)
+  priorities = K.priorities, meta = K.meta, wake = K.wake,
+  group_of = K.group_of, group_queue = K.group_queue, group_turn = K.group_turn, group_wait = K.group_wait,
+  group_idle = K.group_idle, groups = K.groups, group_conf = K.group_conf }, back, ev, pol)
 events_flush(ev)
 
 local replayed = tonumber(redis.call('HGET', K.redrive, 'replayed') or '0') + #back

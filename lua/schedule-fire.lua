@@ -8,7 +8,7 @@
 --
 -- KEYS[1]  schedule_state  hash
 -- KEYS[2]  schedule_next   zset
--- KEYS[3]  jobs            hash  (KEYS 3-13: as in enqueue.lua, the jobs are added the same way)
+-- KEYS[3]  jobs            hash  (KEYS 3-21: as in enqueue.lua, the jobs are added the same way)
 -- KEYS[4]  ready           list
 -- KEYS[5]  prio            zset
 -- KEYS[6]  priorities      hash
@@ -19,7 +19,14 @@
 -- KEYS[11] dedup           hash
 -- KEYS[12] dedup_exp       zset
 -- KEYS[13] events          stream  `added` per job made
--- KEYS[14] metrics     hash   counters of events by kind (includes/events.lua)
+-- KEYS[14] metrics         hash   counters of events by kind (includes/events.lua)
+-- KEYS[15] group_of    hash   grouped job id -> "<seq><held><group>" (includes/groups.lua)
+-- KEYS[16] group_queue zset   grouped jobs waiting: "<group>\0<seq>\0<id>", all scored 0
+-- KEYS[17] group_turn  zset   groups that may start a job, by virtual time
+-- KEYS[18] group_wait  zset   groups whose next start is not allowed yet, by when it is (ms)
+-- KEYS[19] group_idle  zset   idle groups whose rate state is in use, by when it is not (ms)
+-- KEYS[20] groups      hash   group -> "<waiting>,<running>,<rate tat>"
+-- KEYS[21] group_conf  hash   group -> its own limits "<concurrency>,<rate max>,<rate ms>,<weight>"
 --
 -- ARGV[1] id        string  the schedule's id
 -- ARGV[2] rev       int     the revision the caller read
@@ -49,7 +56,9 @@ local n = A.jobs_n
 if A.limit > 0 then n = math.min(n, math.max(0, A.limit - st.count)) end
 local occ = {}
 local res = add_jobs({ jobs = K.jobs, ready = K.ready, prio = K.prio, priorities = K.priorities, delayed = K.delayed,
-  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events, metrics = K.metrics },
+  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events, metrics = K.metrics,
+  group_of = K.group_of, group_queue = K.group_queue, group_turn = K.group_turn, group_wait = K.group_wait,
+  group_idle = K.group_idle, groups = K.groups, group_conf = K.group_conf },
   n, function(i)
     local id, at, opts, rec = jobs(i)
     occ[i] = at

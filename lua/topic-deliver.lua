@@ -17,6 +17,13 @@
 -- KEYS[11] events      stream
 -- KEYS[12] topics      hash    topic -> id of the last outbox entry taken
 -- KEYS[13] metrics     hash   counters of events by kind (includes/events.lua)
+-- KEYS[14] group_of    hash   grouped job id -> "<seq><held><group>" (includes/groups.lua)
+-- KEYS[15] group_queue zset   grouped jobs waiting: "<group>\0<seq>\0<id>", all scored 0
+-- KEYS[16] group_turn  zset   groups that may start a job, by virtual time
+-- KEYS[17] group_wait  zset   groups whose next start is not allowed yet, by when it is (ms)
+-- KEYS[18] group_idle  zset   idle groups whose rate state is in use, by when it is not (ms)
+-- KEYS[19] groups      hash   group -> "<waiting>,<running>,<rate tat>"
+-- KEYS[20] group_conf  hash   group -> its own limits "<concurrency>,<rate max>,<rate ms>,<weight>"
 --
 -- ARGV[1] topic  string
 -- ARGV[2..] entries  {entry: string, job_id: string, delay: int, opts: string, record: bytes}  in outbox order
@@ -39,7 +46,9 @@ for i = 1, A.entries_n do
 end
 if #fresh == 0 then return { CODE.OK, taken } end
 local k = { jobs = K.jobs, ready = K.ready, prio = K.prio, priorities = K.priorities, delayed = K.delayed,
-  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events, metrics = K.metrics }
+  meta = K.meta, ids = K.ids, wake = K.wake, dedup = K.dedup, dedup_exp = K.dedup_exp, events = K.events, metrics = K.metrics,
+  group_of = K.group_of, group_queue = K.group_queue, group_turn = K.group_turn, group_wait = K.group_wait,
+  group_idle = K.group_idle, groups = K.groups, group_conf = K.group_conf }
 local room = add_room(k)
 if room < 1 then return { CODE.QUEUE_FULL, taken } end
 while #fresh > room do table.remove(fresh) end

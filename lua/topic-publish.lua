@@ -9,14 +9,14 @@
 -- KEYS[2] topic_rev         string  revision of the subscriber list
 -- KEYS[3] topic_publishers  hash    publisher id -> its newest message applied
 -- KEYS[4] topic_seen        zset    publisher id, scored by its last publish ms (includes/publishers.lua)
--- KEYS[5..] subs {jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup, dedup_exp, events, metrics}
+-- KEYS[5..] subs {jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup, dedup_exp, events, metrics, group_of, group_queue, group_turn, group_wait, group_idle, groups, group_conf}
 --
 -- ARGV[1] rev        int     the revision the caller's subscriber list has
 -- ARGV[2] publisher  string  random per publishing client
 -- ARGV[3] message    int     the message id (from a block the publisher reserved on topic_ids)
 -- ARGV[4] job_id     string  the job id in every subscriber queue
 -- ARGV[5] delay      int     ms from now until the jobs may run
--- ARGV[6] opts       string  as enqueue's (priority; no dedup)
+-- ARGV[6] opts       string  as enqueue's (priority, group; no dedup)
 -- ARGV[7] record     bytes   the job record, the same for every queue
 --
 -- Reply: numbers

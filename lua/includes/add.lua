@@ -1,8 +1,9 @@
 -- Adds jobs: the one place that decides what an added job becomes (enqueue
 -- for add and addBulk, schedule-fire for the jobs of schedule occurrences).
 -- `k` is { jobs, ready, prio, priorities, delayed, meta, ids, wake, dedup,
--- dedup_exp, events, metrics } (key names); every job added emits `added`; `get(i)` returns the i-th job of `n` as
--- id, gen, delay, opts, record (see enqueue.lua's header for each).
+-- dedup_exp, events, metrics } and the group keys of ready_keys (key names);
+-- every job added emits `added`; `get(i)` returns the i-th job of `n` as id,
+-- gen, delay, opts, record (see enqueue.lua's header for each).
 -- Returns a flat array {id1, code1, id2, code2, ...} in input order.
 --!include codes
 --!include now
@@ -18,7 +19,7 @@
 local function add_room(k)
   local pol = read_policy(k.meta)
   if pol.max_waiting == 0 then return math.huge end
-  return pol.max_waiting - ready_len(ready_keys(k.ready, k.prio, k.priorities, k.meta)) - redis.call('ZCARD', k.delayed)
+  return pol.max_waiting - ready_len(ready_keys(k, pol, 0)) - redis.call('ZCARD', k.delayed)
 end
 
 local function add_jobs(k, n, get, all_or_nothing, reserve)
@@ -29,21 +30,22 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   local now = now_ms(true)
   local nowi = math.floor(now)
   local d = { dedup = k.dedup, dedup_exp = k.dedup_exp }
-  local rq = ready_keys(k.ready, k.prio, k.priorities, k.meta)
+  local rq = ready_keys(k, pol, now)
   local ev = events_new(k.events, pol.events_max, k.metrics)
 
   -- first pass: what each job becomes, without writing
   local plan, seen, held, fresh = {}, {}, {}, 0
   for i = 1, n do
     local id, gen, delay, opts, rec = get(i)
-    local priority, dmode, dms, dkey = 0, 0, 0, ''
+    local priority, dmode, dms, dkey, group = 0, 0, 0, '', ''
     if opts ~= '' then
-      local p, m, w, k = string.match(opts, '^(-?%d+):(%d):(%d+):(.*)$')
-      priority, dmode, dms, dkey = tonumber(p), tonumber(m), tonumber(w), k
+      local p, m, w, glen, rest = string.match(opts, '^(-?%d+):(%d):(%d+):(%d+):(.*)$')
+      priority, dmode, dms = tonumber(p), tonumber(m), tonumber(w)
+      group, dkey = string.sub(rest, 1, tonumber(glen)), string.sub(rest, tonumber(glen) + 1)
     end
     -- debounce: a job runs dedup_ms after the last add
     if dkey ~= '' and dmode == 3 then delay = math.max(delay, dms) end
-    local p = { id = id, code = CODE.OK, add = true, delay = delay, priority = priority, dkey = dkey, dmode = dmode, dms = dms, rec = rec }
+    local p = { id = id, code = CODE.OK, add = true, delay = delay, priority = priority, dkey = dkey, dmode = dmode, dms = dms, rec = rec, group = group }
     local old = existing[i] or seen[id]
     if old then
       p.add = false
@@ -98,6 +100,7 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
 
   -- second pass: write
   local out, records, ready, prios, delayed, priorities = {}, {}, {}, {}, {}, {}
+  local grouped, gvals = {}, {}
   local woke = false
   for i = 1, n do
     local p = plan[i]
@@ -105,10 +108,11 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
       event(ev, 'added', p.id, 0)
       records[#records + 1] = p.id; records[#records + 1] = p.rec
       if p.priority ~= 0 then priorities[#priorities + 1] = p.id; priorities[#priorities + 1] = p.priority end
+      if p.group ~= '' then grouped[#grouped + 1] = p end
       if p.delay > 0 then
         delayed[#delayed + 1] = nowi + p.delay; delayed[#delayed + 1] = p.id
       else
-        ready[#ready + 1] = p.id; prios[#prios + 1] = p.priority
+        ready[#ready + 1] = p.id; prios[#prios + 1] = p.priority; gvals[#ready] = p.group ~= '' and p or false
       end
       if p.dkey ~= '' then
         local ends = 0
@@ -129,10 +133,14 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
     redis.call('HSET', k.jobs, unpack(records))
     if #priorities > 0 then redis.call('HSET', k.priorities, unpack(priorities)) end
   end
-  ready_push(rq, ready, prios, now, pol.aging_ms)
+  -- grouped jobs take their seq (their order in the group) in add order
+  ready_assign(rq, grouped)
+  for i = 1, #ready do if gvals[i] then gvals[i] = gvals[i].gval end end
+  local runnable = ready_push(rq, ready, prios, #grouped > 0 and gvals or nil)
   if #delayed > 0 then redis.call('ZADD', k.delayed, unpack(delayed)) end
-  -- A delayed job also wakes one worker, so that it shortens its blocking timeout.
-  if #ready > 0 or #delayed > 0 or woke then wake(k.wake) end
+  -- A delayed job also wakes one worker, so that it shortens its blocking
+  -- timeout; while the queue's limits hold jobs back, no one need wake.
+  if (runnable or #delayed > 0 or woke) and pol.limited_until <= now then wake(k.wake) end
   if next(held) then dedup_sweep(d, nowi) end
   events_flush(ev)
   return out

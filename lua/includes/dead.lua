@@ -25,9 +25,10 @@ end
 
 -- Sends jobs taken out of `dead` back to run: attempts, error history and
 -- progress cleared, to the back of ready at their priority, one worker woken,
--- a `replayed` event each. `k` is { runs, errors, progress, ready, prio,
--- priorities, meta, wake }.
-local function dead_replay(k, ids, ev, aging_ms)
+-- a `replayed` event each (a grouped job at its place in its group, by the
+-- order it was added). `k` is { runs, errors, progress, wake } and the keys of
+-- ready_keys; `pol` the policy.
+local function dead_replay(k, ids, ev, pol)
   if #ids == 0 then return end
   for _, id in ipairs(ids) do
     redis.call('HDEL', k.runs, id)
@@ -35,6 +36,6 @@ local function dead_replay(k, ids, ev, aging_ms)
     redis.call('HDEL', k.progress, id)
     event(ev, 'replayed', id, 0)
   end
-  ready_push(ready_keys(k.ready, k.prio, k.priorities, k.meta), ids, nil, now_ms(true), aging_ms)
+  ready_push(ready_keys(k, pol, now_ms(true)), ids, nil, nil)
   wake(k.wake)
 end

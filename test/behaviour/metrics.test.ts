@@ -34,7 +34,7 @@ describe('queue.metrics', () => {
     await waitFor(async () => (await q.counts()).dead === 1 && (await q.counts()).ready + (await q.counts()).leased === 0, 10_000, 'every job to end');
     await w.close(); // flushes what it observed
     const m = await q.metrics();
-    expect(m.counters).toEqual({ added: 8, started: 8, completed: 6, failed: 2, retried: 1, dead: 1, cancelled: 1, leaseExpired: 0, replayed: 0, removed: 0 });
+    expect(m.counters).toEqual({ added: 8, started: 8, completed: 6, failed: 2, retried: 1, dead: 1, cancelled: 1, leaseExpired: 0, backedOff: 0, replayed: 0, removed: 0 });
     expect(m.processing.count).toBe(8);
     // every run slept 60 ms: in the (50, 100] ms bucket, none at or below 50
     expect(atMost(m.processing, 50)).toBe(0);

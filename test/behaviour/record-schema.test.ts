@@ -29,7 +29,7 @@ function recordOfVersion(version: number, data: unknown, extra: unknown[] = []):
 
 describe('record schema', () => {
   it('round-trips every field of the schema', () => {
-    const r = { payload: encode({ a: 1 }), attempts: 4, backoffType: 'exponential' as const, backoffMs: 10, backoffMaxMs: 99, jitter: 0.5, createdAt: 1_700_000_000_000, timeoutMs: 7, priority: -3, dedupKey: 'k', dedupMode: 2, schedule: 'nightly', occurrence: 1_800_000_000_000, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=abc' };
+    const r = { payload: encode({ a: 1 }), attempts: 4, backoffType: 'exponential' as const, backoffMs: 10, backoffMaxMs: 99, jitter: 0.5, createdAt: 1_700_000_000_000, timeoutMs: 7, priority: -3, dedupKey: 'k', dedupMode: 2, schedule: 'nightly', occurrence: 1_800_000_000_000, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=abc', group: 'tenant:7' };
     const back = decodeRecord(encodeRecord(r));
     expect(back).toEqual({ ...r, payload: back.payload, version: RECORD_VERSION });
     expect(Buffer.from(back.payload)).toEqual(r.payload);

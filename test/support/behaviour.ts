@@ -1,6 +1,6 @@
 // Helpers for the behaviour suites (test/behaviour): a per-test scope that owns a queue name,
 // an admin connection and everything opened in the test, plus direct access to the Lua scripts.
-import { Scripts, encodeData, encodeRecord, queueKeys, type JobRecord, type LeaseReply, type QueueKeys, type QueuePolicy, type ScriptArgs, type ScriptName, type ScriptReply } from '@kyoo/core';
+import { Scripts, encodeData, encodeRecord, jobOpts, queueKeys, type JobRecord, type LeaseReply, type QueueKeys, type QueuePolicy, type ScriptArgs, type ScriptName, type ScriptReply } from '@kyoo/core';
 import { Queue } from 'kyoo';
 import type { Cluster, Redis } from 'ioredis';
 import { adminConnection, cleanupPrefix, clientsNamed, namedConnection, redisUrl, scanKeys, uniqueQueueName } from './redis.js';
@@ -52,7 +52,7 @@ export function record(data: unknown, over: Partial<JobRecord> = {}): Buffer {
   });
 }
 
-/** What an enqueue entry may override (its priority and dedup are folded into `opts` as the client does). */
+/** What an enqueue entry may override (its priority, dedup and group are folded into `opts` as the client does). */
 export interface EntryOverrides {
   gen?: boolean;
   delay?: number;
@@ -60,12 +60,13 @@ export interface EntryOverrides {
   dedup?: string;
   dedupMode?: number;
   dedupMs?: number;
+  group?: string;
 }
 
 /** One entry of the enqueue script's `jobs` (by default: a caller's own id, due now, no priority or dedup). */
 export function enqueueEntry(id: string, rec: Buffer, over: EntryOverrides = {}): ScriptArgs<'enqueue'>['jobs'][number] {
-  const { gen = false, delay = 0, priority = 0, dedup = '', dedupMode = 0, dedupMs = 0 } = over;
-  const opts = priority === 0 && dedupMode === 0 ? '' : `${priority}:${dedupMode}:${dedupMs}:${dedup}`;
+  const { gen = false, delay = 0, priority = 0, dedup = '', dedupMode = 0, dedupMs = 0, group = '' } = over;
+  const opts = jobOpts({ priority, dedupMode, dedupMs, dedupKey: dedup, group });
   return { id, gen, delay, opts, record: rec };
 }
 

@@ -1,4 +1,4 @@
-import { QueueFullError, ResultCode, keySlot, log, type EnqueueOutcome, type OwnedConnection, type Scripts } from '@kyoo/core';
+import { QueueFullError, ResultCode, jobOpts, keySlot, log, type EnqueueOutcome, type OwnedConnection, type Scripts } from '@kyoo/core';
 import { checkServerSupports, confirm, type ResolvedDurability } from './durability.js';
 import { IdBlocks } from './id-blocks.js';
 import type { PreparedJob } from './job-options.js';
@@ -111,7 +111,7 @@ export class AddBatcher {
         id: j.id === '' ? fresh[k++]! : j.id,
         gen: j.id === '',
         delay: j.delayMs,
-        opts: j.priority === 0 && j.dedupMode === 0 ? '' : `${j.priority}:${j.dedupMode}:${j.dedupMs}:${j.dedupKey}`,
+        opts: jobOpts(j),
         record: j.record,
       })),
     });

@@ -12,7 +12,8 @@ export type QueueEventType =
   | 'replayed'
   | 'removed'
   | 'cancelled'
-  | 'lease-expired';
+  | 'lease-expired'
+  | 'backed-off';
 
 /** One entry of a queue's events stream. */
 export interface QueueEvent {

@@ -43,7 +43,10 @@ export {
   JobFailedError,
   JobNotFoundError,
   WaitTimeoutError,
+  BackOffError,
   ResultCode,
   HISTOGRAM_BOUNDS_MS,
 } from '@kyoo/core';
-export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy, JsonValue, JobProgress } from '@kyoo/core';
+export { Groups } from './groups.js';
+export type { GroupLimits, GroupInfo, GroupDetail, GroupPage } from './groups.js';
+export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy, RateLimit, GroupPolicy, JsonValue, JobProgress } from '@kyoo/core';

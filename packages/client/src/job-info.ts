@@ -26,6 +26,8 @@ export interface JobInfo<T = unknown, R = unknown> {
   createdAt: number;
   /** Its priority (0 = none). */
   priority: number;
+  /** Its group key, for a job added with one. */
+  group?: string;
   /** For the job of a schedule's occurrence: the schedule's id and the occurrence (ms since epoch). */
   schedule?: { id: string; occurrence: number };
   /** The latest progress a run reported (`job.progress(value)`), kept until the job is deleted or replayed. */
@@ -71,6 +73,7 @@ export async function readJob(redis: RedisConnection, keys: QueueKeys, id: strin
     info.attempts = record.attempts;
     info.createdAt = record.createdAt;
     info.priority = record.priority;
+    if (record.group) info.group = record.group;
     if (record.schedule) info.schedule = { id: record.schedule, occurrence: record.occurrence };
     info.data = decodeData(record.payload, 'job payload');
   } catch (err) {

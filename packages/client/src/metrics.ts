@@ -35,6 +35,8 @@ export interface QueueMetrics {
     dead: number;
     cancelled: number;
     leaseExpired: number;
+    /** Runs that ended in a handler's `BackOffError` (the job went back, no attempt used). */
+    backedOff: number;
     replayed: number;
     removed: number;
   };
@@ -62,7 +64,8 @@ export interface QueueMetrics {
 
 const COUNTERS: [keyof QueueMetrics['counters'], string][] = [
   ['added', 'added'], ['started', 'started'], ['completed', 'completed'], ['failed', 'failed'], ['retried', 'retried'],
-  ['dead', 'dead'], ['cancelled', 'cancelled'], ['leaseExpired', 'lease-expired'], ['replayed', 'replayed'], ['removed', 'removed'],
+  ['dead', 'dead'], ['cancelled', 'cancelled'], ['leaseExpired', 'lease-expired'], ['backedOff', 'backed-off'],
+  ['replayed', 'replayed'], ['removed', 'removed'],
 ];
 
 /**
@@ -141,8 +144,9 @@ export function prometheusText(queues: readonly QueueMetrics[], options: Prometh
   family('kyoo_job_attempts_started_total', 'counter', 'Runs started (leases handed to a worker).', queues.map((m) => `kyoo_job_attempts_started_total${q(m)} ${m.counters.started}`));
   const outcomes: [string, keyof QueueMetrics['counters']][] = [
     ['completed', 'completed'], ['failed', 'failed'], ['retried', 'retried'], ['dead', 'dead'], ['cancelled', 'cancelled'], ['lease_expired', 'leaseExpired'],
+    ['backed_off', 'backedOff'],
   ];
-  family('kyoo_job_attempts_total', 'counter', 'Outcomes of runs: completed, failed (then retried or dead), cancelled, lease expired.',
+  family('kyoo_job_attempts_total', 'counter', 'Outcomes of runs: completed, failed (then retried or dead), cancelled, lease expired, backed off.',
     queues.flatMap((m) => outcomes.map(([o, key]) => `kyoo_job_attempts_total${q(m, `,outcome="${o}"`)} ${m.counters[key]}`)));
   family('kyoo_jobs_replayed_total', 'counter', 'Dead-lettered jobs replayed.', queues.map((m) => `kyoo_jobs_replayed_total${q(m)} ${m.counters.replayed}`));
   for (const [name, pick, help] of [

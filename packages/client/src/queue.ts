@@ -29,6 +29,7 @@ import { AddBatcher } from './add-batcher.js';
 import { execValues } from './exec.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
+import { Groups } from './groups.js';
 import { readJob, type JobInfo } from './job-info.js';
 import { Schedules } from './schedules.js';
 import { checkStatsOptions, readStats, type QueueStats, type StatsOptions } from './stats.js';
@@ -58,7 +59,7 @@ export interface QueueOptions {
 
 /** How many jobs are in each state. */
 export interface QueueCounts {
-  /** Waiting to run now (with or without a priority). */
+  /** Waiting to run now (with or without a priority or a group). */
   ready: number;
   delayed: number;
   leased: number;
@@ -114,6 +115,8 @@ export class Queue<T = unknown> {
   readonly dead: DeadLetters;
   /** The queue's schedules (cron or interval): upsert, get, list, pause, resume, remove. */
   readonly schedules: Schedules<T>;
+  /** The queue's groups (jobs added with a `group`): their own limits, what waits and runs in each. */
+  readonly groups: Groups;
 
   private readonly conn: OwnedConnection;
   private readonly scripts: Scripts;
@@ -141,6 +144,7 @@ export class Queue<T = unknown> {
     this.dead = new DeadLetters(() => this.redis(), this.keys, this.scripts, name);
     const queue = { name, prefix: o.prefix ?? DEFAULT_PREFIX, defaults: this.defaults, maxPayloadBytes: this.maxPayloadBytes };
     this.schedules = new Schedules<T>(() => this.redis(), this.keys, this.scripts, queue);
+    this.groups = new Groups(() => this.redis(), this.keys, this.scripts);
     this.results = new ResultWaiter(() => this.redis(), this.keys);
     this.tracing = new SendTracing(name);
     void otel.load();
@@ -232,9 +236,9 @@ export class Queue<T = unknown> {
   async counts(): Promise<QueueCounts> {
     const k = this.keys;
     const multi = this.redis().multi().llen(k.ready).zcard(k.prio).zcard(k.delayed).zcount(k.leased, '-inf', '(inf')
-      .zcard(k.dead).zcard(k.done).zcard(k.cancelled).hexists(k.meta, 'paused');
+      .zcard(k.dead).zcard(k.done).zcard(k.cancelled).hexists(k.meta, 'paused').zcard(k.group_queue);
     const n = (await execValues(multi)).map(Number);
-    return { ready: n[0]! + n[1]!, delayed: n[2]!, leased: n[3]!, dead: n[4]!, completed: n[5]!, cancelled: n[6]!, paused: n[7] === 1 };
+    return { ready: n[0]! + n[1]! + n[8]!, delayed: n[2]!, leased: n[3]!, dead: n[4]!, completed: n[5]!, cancelled: n[6]!, paused: n[7] === 1 };
   }
 
   /**

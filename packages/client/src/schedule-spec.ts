@@ -13,7 +13,7 @@ import {
 import { prepareJob, type JobOptions, type ResolvedDefaults } from './job-options.js';
 
 /** Options of the job each occurrence makes. */
-export type ScheduleJobOptions = Pick<JobOptions, 'attempts' | 'backoff' | 'timeoutMs' | 'priority' | 'dedup'>;
+export type ScheduleJobOptions = Pick<JobOptions, 'attempts' | 'backoff' | 'timeoutMs' | 'priority' | 'dedup' | 'group'>;
 
 /**
  * A schedule: when it fires (a `cron` expression or a fixed `everyMs`), the
@@ -75,7 +75,7 @@ export const MIN_TOLERANCE_MS = 100;
 export const MAX_MISSED = 1000;
 
 const KNOWN = ['cron', 'tz', 'everyMs', 'startAt', 'endAt', 'limit', 'missed', 'toleranceMs', 'maxMissed', 'data', 'job'] as const;
-const JOB_KNOWN = ['attempts', 'backoff', 'timeoutMs', 'priority', 'dedup'] as const;
+const JOB_KNOWN = ['attempts', 'backoff', 'timeoutMs', 'priority', 'dedup', 'group'] as const;
 const MISSED = ['skip', 'latest', 'all'] as const;
 
 /** Checks a schedule id: 1-200 characters without control characters. */
@@ -139,6 +139,7 @@ export function resolveSpec(value: unknown, defaults: ResolvedDefaults, maxPaylo
       dedupKey: r.dedupKey,
       dedupMode: r.dedupMode,
       dedupMs: prepared.dedupMs,
+      ...(prepared.group !== '' ? { group: prepared.group } : {}),
     },
     data: r.payload,
   };

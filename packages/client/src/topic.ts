@@ -13,6 +13,7 @@ import {
   connect,
   isCluster,
   log,
+  jobOpts,
   queueKeys,
   release,
   topicKeys,
@@ -46,7 +47,7 @@ export interface TopicOptions {
 }
 
 /** Options of {@link Topic.publish}: the job options every subscriber's job gets (no `jobId`, no `dedup`). */
-export type PublishOptions = Pick<JobOptions, 'delayMs' | 'runAt' | 'attempts' | 'backoff' | 'timeoutMs' | 'priority'>;
+export type PublishOptions = Pick<JobOptions, 'delayMs' | 'runAt' | 'attempts' | 'backoff' | 'timeoutMs' | 'priority' | 'group'>;
 
 /** What {@link Topic.publish} did. */
 export interface PublishResult {
@@ -56,7 +57,7 @@ export interface PublishResult {
   queues: number;
 }
 
-const PUBLISH_KEYS = ['delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs', 'priority'];
+const PUBLISH_KEYS = ['delayMs', 'runAt', 'attempts', 'backoff', 'timeoutMs', 'priority', 'group'];
 /** Outbox entries read and delivered per call. */
 const DELIVER_BATCH = 500;
 /** Batches one delivery pass reads at most (past a full queue's entries, to reach the others'). */
@@ -159,7 +160,7 @@ export class Topic<T = unknown> {
     const o = checkObject<PublishOptions>('options', options);
     checkKnownKeys('options', o, PUBLISH_KEYS);
     const job = prepareJob(data, o, this.defaults, this.maxPayloadBytes);
-    const opts = job.priority === 0 ? '' : `${job.priority}:0:0:`;
+    const opts = jobOpts(job);
     const redis = this.redis();
     if (isCluster(redis)) {
       // the message id is taken right before the call is sent (nothing awaited between), so this

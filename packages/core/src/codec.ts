@@ -153,6 +153,8 @@ export interface JobRecord {
   traceparent?: string;
   /** W3C `tracestate` that came with {@link JobRecord.traceparent} ('' or absent = none). */
   tracestate?: string;
+  /** The job's group key ('' or absent = none). */
+  group?: string;
 }
 
 /** A decoded record, with the schema version it was written with. */
@@ -163,6 +165,7 @@ export interface DecodedRecord extends JobRecord {
   occurrence: number;
   traceparent: string;
   tracestate: string;
+  group: string;
 }
 
 /** First byte of a record since schema version 2 (0xC1 is never used by msgpack). */
@@ -258,6 +261,7 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
     occurrence: numAt(h, 'occurrence'),
     traceparent: strAt(h, 'traceparent'),
     tracestate: strAt(h, 'tracestate'),
+    group: strAt(h, 'group'),
   };
 }
 

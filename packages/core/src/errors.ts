@@ -18,7 +18,8 @@ export type KyooErrorCode =
   | 'JOB_NOT_FOUND'
   | 'WAIT_TIMEOUT'
   | 'TOPIC_BUSY'
-  | 'REDRIVE_REFUSED';
+  | 'REDRIVE_REFUSED'
+  | 'BACK_OFF';
 
 /** Base class of every error kyoo throws or emits. */
 export class KyooError extends Error {
@@ -63,7 +64,7 @@ export class LeaseLostError extends KyooError {
   override readonly name = 'LeaseLostError';
   constructor(
     readonly jobId: string,
-    readonly operation: 'ack' | 'fail' | 'extend' | 'release',
+    readonly operation: 'ack' | 'fail' | 'extend' | 'release' | 'backOff',
   ) {
     super(
       'LEASE_LOST',
@@ -142,6 +143,35 @@ export class QueueFullError extends KyooError {
     readonly refused: number,
   ) {
     super('QUEUE_FULL', `queue ${queue} is full (its policy's maxWaiting): ${refused} job(s) refused, nothing written; retry later or raise maxWaiting`);
+  }
+}
+
+/** Longest back-off a handler may ask for (about 11.5 days). */
+const MAX_BACK_OFF_MS = 1_000_000_000;
+
+/**
+ * Thrown by a handler to make the queue back off, say on an HTTP 429 from the
+ * service its jobs call: the job goes back without using an attempt, ahead
+ * of the others, and no job starts for `delayMs`: none of the queue's on any
+ * worker (`scope: 'queue'`, the default), or none of the job's group
+ * (`scope: 'group'`; a job without a group just waits `delayMs` itself).
+ * A bad `delayMs` throws {@link InvalidOptionError} here, which fails the run.
+ * @example
+ * if (res.status === 429) throw new BackOffError(Number(res.headers.get('retry-after')) * 1000 || 30_000)
+ */
+export class BackOffError extends KyooError {
+  override readonly name = 'BackOffError';
+  readonly delayMs: number;
+  readonly scope: 'queue' | 'group';
+  constructor(delayMs: number, options: { scope?: 'queue' | 'group'; cause?: unknown } = {}) {
+    super('BACK_OFF', `the handler asked to back off for ${delayMs} ms (${options.scope ?? 'queue'})`, { cause: options.cause });
+    if (!Number.isInteger(delayMs) || delayMs < 1 || delayMs > MAX_BACK_OFF_MS) {
+      throw new InvalidOptionError('delayMs', `expected an integer from 1 to ${MAX_BACK_OFF_MS} ms, got ${String(delayMs).slice(0, 40)}`);
+    }
+    const scope = options.scope ?? 'queue';
+    if (scope !== 'queue' && scope !== 'group') throw new InvalidOptionError('scope', `expected 'queue' or 'group', got ${String(scope).slice(0, 40)}`);
+    this.delayMs = delayMs;
+    this.scope = scope;
   }
 }
 

@@ -17,6 +17,7 @@ export {
   JobFailedError,
   JobNotFoundError,
   WaitTimeoutError,
+  BackOffError,
 } from './errors.js';
 export type { KyooErrorCode } from './errors.js';
 export { ResultCode } from './codes.js';
@@ -26,7 +27,7 @@ export { Scripts } from './scripts.js';
 export type { ScriptName, ScriptArgs, ScriptReply } from './scripts.js';
 export { SCRIPTS, RECORD_VERSION, RECORD_FIELDS, POLICY_FIELDS } from './scripts.generated.js';
 export type { LeasedJob, LeaseReply, EnqueueOutcome, DueReply, DueSchedule } from './replies.js';
-export { SPEC_VERSION, encodeSpec, decodeSpec, decodeScheduleState, timingFingerprint, occurrenceJobId, planFiring } from './schedule.js';
+export { SPEC_VERSION, encodeSpec, decodeSpec, decodeScheduleState, timingFingerprint, occurrenceJobId, planFiring, jobOpts } from './schedule.js';
 export type { StoredSpec, ScheduleJob, ScheduleState, MissedPolicy, FiringPlan } from './schedule.js';
 export { ScheduleFirer } from './schedule-firer.js';
 export { Occurrences, resolveTiming, CATCH_UP_COUNT_CAP } from './occurrences.js';
@@ -39,6 +40,7 @@ export {
   JOB_DEFAULTS,
   MAX_DURATION_MS,
   checkId,
+  checkGroup,
   checkInt,
   checkNumber,
   checkObject,
@@ -51,8 +53,8 @@ export { log, short } from './log.js';
 export { Listeners } from './listeners.js';
 export { setLongTimeout, MAX_TIMER_MS } from './timers.js';
 export type { LongTimer } from './timers.js';
-export { policyFields, readPolicy, POLICY_META_FIELDS } from './policy.js';
-export type { QueuePolicy, ResolvedQueuePolicy } from './policy.js';
+export { policyFields, rateLimit, readPolicy, POLICY_META_FIELDS } from './policy.js';
+export type { QueuePolicy, ResolvedQueuePolicy, RateLimit, GroupPolicy } from './policy.js';
 export { encodeProgress, decodeProgress, MAX_PROGRESS_BYTES } from './progress.js';
 export type { JsonValue, JobProgress } from './progress.js';
 export { HISTOGRAM_BOUNDS_MS, Histogram, bucketField } from './metrics.js';

@@ -72,6 +72,20 @@ export function checkId(option: string, value: unknown): asserts value is string
   }
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A group key: 1-256 characters, no control characters (the scripts order a
+ * group's jobs after a NUL byte), and well-formed UTF-16 (a lone surrogate
+ * would not come back from Redis as it was). Throws {@link InvalidOptionError} naming `option`.
+ */
+export function checkGroup(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256 || /[\x00-\x1f\x7f]/.test(value) || LONE_SURROGATE.test(value)) {
+    throw new InvalidOptionError(option, `expected a group key: 1-256 characters without control characters, got ${value === '' ? 'an empty string' : show(value)}`);
+  }
+  return value;
+}
+
 /** Validated, complete backoff settings. */
 export type ResolvedBackoff = Required<BackoffOptions>;
 

@@ -39,6 +39,52 @@ export interface QueuePolicy {
    * @defaultValue `10000`
    */
   eventsMaxLen?: number;
+  /**
+   * Most jobs of the queue running at once across all workers (0 = no
+   * limit). A worker with free slots leases no more while the queue is at it.
+   * @defaultValue `0`
+   */
+  maxRunning?: number;
+  /**
+   * Job starts allowed for the whole queue, across all workers: `max` per
+   * `intervalMs`, as a token bucket (up to `max` at once after a quiet spell,
+   * then evenly, one every `intervalMs / max`), so over any span of k
+   * intervals at most (k + 1) × max jobs start. A job over the limit waits
+   * (no attempt used); workers wake when the next start is allowed. `false`
+   * removes the limit.
+   * @defaultValue `false`
+   */
+  rateLimit?: RateLimit | false;
+  /** What every group gets unless it has its own (`queue.groups.set()`); see {@link GroupPolicy}. */
+  groups?: GroupPolicy;
+}
+
+/** A rate of job starts: at most `max` per `intervalMs` (see {@link QueuePolicy.rateLimit}). */
+export interface RateLimit {
+  /** Starts per interval, 1 to 1,000,000,000. */
+  max: number;
+  /** The interval, 1 ms to 10 years. */
+  intervalMs: number;
+}
+
+/** The queue's defaults for its groups (jobs added with a `group` key). */
+export interface GroupPolicy {
+  /**
+   * Jobs of one group running at once (0 = no limit). With 1, a group's jobs
+   * run one at a time in the order added.
+   * @defaultValue `1`
+   */
+  concurrency?: number;
+  /** Starts allowed per group, as {@link QueuePolicy.rateLimit} counts them; `false` = none. @defaultValue `false` */
+  rateLimit?: RateLimit | false;
+  /**
+   * What a failed job that will retry does to its group: `'strict'` keeps its
+   * slot until the retry has run (the group waits, so order holds);
+   * `'relaxed'` frees it, and the group goes on during the backoff (the
+   * retry then runs next in its group).
+   * @defaultValue `'strict'`
+   */
+  order?: 'strict' | 'relaxed';
 }
 
 /** A queue's policy as Redis holds it, every field set. */
@@ -50,6 +96,16 @@ export interface ResolvedQueuePolicy {
   maxWaiting: number;
   priorityAgingMs: number;
   eventsMaxLen: number;
+  maxRunning: number;
+  /** Starts per `rateMs` for the queue (0 = no limit). */
+  rateMax: number;
+  rateMs: number;
+  groupConcurrency: number;
+  /** Starts per `groupRateMs` per group (0 = no limit). */
+  groupRateMax: number;
+  groupRateMs: number;
+  /** 0 strict, 1 relaxed. */
+  groupOrder: number;
 }
 
 type PolicyOption = keyof ResolvedQueuePolicy;
@@ -58,7 +114,7 @@ const FIELD = Object.fromEntries(POLICY_FIELDS.map((f) => [f.option, f])) as Rec
 /** Validates a policy; returns the `meta` fields to set. Throws {@link InvalidOptionError} naming the option. */
 export function policyFields(policy: unknown): { field: string; value: number }[] {
   const p = checkObject<QueuePolicy>('policy', policy);
-  checkKnownKeys('policy', p, ['keepCompleted', 'keepCancelled', 'maxErrors', 'maxWaiting', 'priorityAgingMs', 'eventsMaxLen']);
+  checkKnownKeys('policy', p, ['keepCompleted', 'keepCancelled', 'maxErrors', 'maxWaiting', 'priorityAgingMs', 'eventsMaxLen', 'maxRunning', 'rateLimit', 'groups']);
   const out: { field: string; value: number }[] = [];
   const put = (option: PolicyOption, name: string, value: unknown): void => {
     const f = FIELD[option];
@@ -85,7 +141,39 @@ export function policyFields(policy: unknown): { field: string; value: number }[
   if (p.maxWaiting !== undefined) put('maxWaiting', 'policy.maxWaiting', p.maxWaiting);
   if (p.priorityAgingMs !== undefined) put('priorityAgingMs', 'policy.priorityAgingMs', p.priorityAgingMs);
   if (p.eventsMaxLen !== undefined) put('eventsMaxLen', 'policy.eventsMaxLen', p.eventsMaxLen);
+  if (p.maxRunning !== undefined) put('maxRunning', 'policy.maxRunning', p.maxRunning);
+  if (p.rateLimit !== undefined) {
+    const r = rateLimit('policy.rateLimit', p.rateLimit);
+    put('rateMax', 'policy.rateLimit.max', r.max);
+    put('rateMs', 'policy.rateLimit.intervalMs', r.intervalMs);
+  }
+  if (p.groups !== undefined) {
+    const g = checkObject<GroupPolicy>('policy.groups', p.groups);
+    checkKnownKeys('policy.groups', g, ['concurrency', 'rateLimit', 'order']);
+    if (g.concurrency !== undefined) put('groupConcurrency', 'policy.groups.concurrency', g.concurrency);
+    if (g.rateLimit !== undefined) {
+      const r = rateLimit('policy.groups.rateLimit', g.rateLimit);
+      put('groupRateMax', 'policy.groups.rateLimit.max', r.max);
+      put('groupRateMs', 'policy.groups.rateLimit.intervalMs', r.intervalMs);
+    }
+    if (g.order !== undefined) {
+      if (g.order !== 'strict' && g.order !== 'relaxed') throw new InvalidOptionError('policy.groups.order', `expected 'strict' or 'relaxed', got ${JSON.stringify(String(g.order)).slice(0, 40)}`);
+      put('groupOrder', 'policy.groups.order', g.order === 'strict' ? 0 : 1);
+    }
+  }
   return out;
+}
+
+/**
+ * Validates a rate limit (`false` = none: max 0, the interval left at its
+ * default). Throws {@link InvalidOptionError} naming `name.max` or `name.intervalMs`.
+ */
+export function rateLimit(name: string, value: unknown): { max: number; intervalMs: number } {
+  if (value === false) return { max: 0, intervalMs: 1000 };
+  const r = checkObject<RateLimit>(name, value);
+  if (typeof value !== 'object') throw new InvalidOptionError(name, 'expected { max, intervalMs } or false');
+  checkKnownKeys(name, r, ['max', 'intervalMs']);
+  return { max: checkInt(`${name}.max`, r.max, 1, 1_000_000_000), intervalMs: checkInt(`${name}.intervalMs`, r.intervalMs, 1, 315_360_000_000) };
 }
 
 /** The `meta` fields a policy lives in, in the order {@link readPolicy} expects their values. */

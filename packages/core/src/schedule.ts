@@ -17,6 +17,8 @@ export interface ScheduleJob {
   dedupKey: string;
   dedupMode: number;
   dedupMs: number;
+  /** The group of each occurrence's job ('' or absent = none; absent in specs written before groups). */
+  group?: string;
 }
 
 /**
@@ -52,6 +54,8 @@ export function encodeSpec(s: StoredSpec): Buffer {
     job: {
       attempts: j.attempts, backoffType: j.backoffType, backoffMs: j.backoffMs, backoffMaxMs: j.backoffMaxMs, jitter: j.jitter,
       timeoutMs: j.timeoutMs, priority: j.priority, dedupKey: j.dedupKey, dedupMode: j.dedupMode, dedupMs: j.dedupMs,
+      // only when set: a spec without a group keeps the bytes it had before groups (schedule-upsert compares bytes)
+      ...(j.group ? { group: j.group } : {}),
     },
     data: Buffer.from(data),
   });
@@ -152,9 +156,15 @@ export function planFiring(spec: StoredSpec, occ: Occurrences, pending: number, 
   return { fire, skipped: missed.total - firedMissed + (onTime.total - onTime.last.length), next };
 }
 
-/** Opts of a schedule's jobs as schedule-fire (and enqueue) take them. */
-export function jobOpts(j: ScheduleJob): string {
-  return j.priority === 0 && j.dedupMode === 0 ? '' : `${j.priority}:${j.dedupMode}:${j.dedupMs}:${j.dedupKey}`;
+/**
+ * A job's options as enqueue (and schedule-fire, topic-publish, topic-deliver)
+ * take them: '' for most jobs, else
+ * `<priority>:<dedup mode>:<dedup ms>:<group bytes>:<group><dedup key>`.
+ */
+export function jobOpts(j: { priority: number; dedupMode: number; dedupMs: number; dedupKey: string; group?: string | undefined }): string {
+  const group = j.group ?? '';
+  if (j.priority === 0 && j.dedupMode === 0 && group === '') return '';
+  return `${j.priority}:${j.dedupMode}:${j.dedupMs}:${Buffer.byteLength(group)}:${group}${j.dedupKey}`;
 }
 
 /** The record of one occurrence's job. */
@@ -172,6 +182,7 @@ export function occurrenceRecord(scheduleId: string, spec: StoredSpec, occurrenc
     priority: j.priority,
     dedupKey: j.dedupKey,
     dedupMode: j.dedupMode,
+    group: j.group ?? '',
     schedule: scheduleId,
     occurrence,
   });

@@ -13,5 +13,6 @@ export {
   ListenerError,
   JobCancelledError,
   RecordVersionError,
+  BackOffError,
 } from '@kyoo/core';
 export type { KyooErrorCode, TraceContext } from '@kyoo/core';

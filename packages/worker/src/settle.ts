@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JobCancelledError, LeaseLostError, ResultCode, backoffDelay, encode, type ScriptArgs } from '@kyoo/core';
+import { BackOffError, JobCancelledError, LeaseLostError, ResultCode, backoffDelay, encode, type ScriptArgs } from '@kyoo/core';
 import type { Job } from './job.js';
 import type { InFlight, LeaseRegistry } from './registry.js';
 import { toError } from './run-handler.js';
@@ -10,6 +10,7 @@ export interface SettleEvents {
   retried(job: Job<unknown>, error: Error, delayMs: number): void;
   dead(job: Job<unknown>, error: Error): void;
   cancelled(job: Job<unknown>): void;
+  backedOff(job: Job<unknown>, delayMs: number, scope: 'queue' | 'group'): void;
 }
 
 /** What settling needs: the leases, the fail and release calls, the backoff, and where to report. */
@@ -19,6 +20,7 @@ export interface SettleDeps {
   readonly events: SettleEvents;
   fail(args: ScriptArgs<'fail'>): Promise<ResultCode>;
   release(args: ScriptArgs<'release'>): Promise<ResultCode[]>;
+  backOff(args: ScriptArgs<'backoff'>): Promise<ResultCode>;
   error(err: Error): void;
   /** Whether the worker still runs (a closing worker gives up on a gone Redis sooner). */
   running(): boolean;
@@ -32,9 +34,13 @@ export class Settler {
 
   constructor(private readonly d: SettleDeps) {}
 
-  /** Records a failed run; `poison` sends it to the dead-letter queue whatever its attempts. */
+  /**
+   * Records a failed run; `poison` sends it to the dead-letter queue whatever
+   * its attempts. A {@link BackOffError} is no failure: the job goes back.
+   */
   fail(entry: InFlight, job: Job<unknown>, thrown: unknown, poison: boolean): Promise<void> {
-    const p = this.failNow(entry, job, toError(thrown), poison).finally(() => {
+    const settle = thrown instanceof BackOffError && !poison ? this.backOffNow(entry, job, thrown) : this.failNow(entry, job, toError(thrown), poison);
+    const p = settle.finally(() => {
       this.pending.delete(p);
       this.d.registry.delete(entry);
       this.d.slotFreed();
@@ -96,27 +102,41 @@ export class Settler {
     const delayMs = dead ? 0 : this.retryDelay(entry, job.attempt, error);
     const blob = encode({ name: error.name, message: error.message, stack: error.stack ?? '', attempt: job.attempt });
     const dedup = entry.record?.dedupMode === 1 ? entry.record.dedupKey : '';
-    for (let streak = 0; ; streak++) {
-      try {
-        const code = await this.d.fail({ id: entry.id, token: entry.token, dead, delayMs, error: blob, dedup });
-        if (code === ResultCode.CANCELLED) {
-          this.gone(entry, code, job);
-          return;
-        }
-        if (code !== ResultCode.OK) {
-          this.d.error(new LeaseLostError(entry.id, 'fail'));
-          return;
-        }
-        break;
-      } catch (err) {
-        if (!this.d.running() && streak >= 3) return; // closing and Redis is gone: the lease expires and is reclaimed
-        this.d.error(err as Error);
-        await sleep(Math.min(5000, 50 * 2 ** streak));
-      }
+    const code = await this.untilApplied(() => this.d.fail({ id: entry.id, token: entry.token, dead, delayMs, error: blob, dedup }));
+    if (code === undefined) return;
+    if (code === ResultCode.CANCELLED) {
+      this.gone(entry, code, job);
+      return;
+    }
+    if (code !== ResultCode.OK) {
+      this.d.error(new LeaseLostError(entry.id, 'fail'));
+      return;
     }
     this.d.events.failed(job, error);
     if (dead) this.d.events.dead(job, error);
     else this.d.events.retried(job, error, delayMs);
+  }
+
+  private async backOffNow(entry: InFlight, job: Job<unknown>, e: BackOffError): Promise<void> {
+    if (entry.released) return;
+    const code = await this.untilApplied(() => this.d.backOff({ id: entry.id, token: entry.token, delayMs: e.delayMs, scope: e.scope === 'queue' ? 0 : 1 }));
+    if (code === undefined) return;
+    if (code === ResultCode.CANCELLED) this.gone(entry, code, job);
+    else if (code !== ResultCode.OK) this.d.error(new LeaseLostError(entry.id, 'backOff'));
+    else this.d.events.backedOff(job, e.delayMs, e.scope);
+  }
+
+  /** Calls until Redis answers (backing off between errors); undefined when closing and Redis stays gone: the lease expires and is reclaimed. */
+  private async untilApplied(call: () => Promise<ResultCode>): Promise<ResultCode | undefined> {
+    for (let streak = 0; ; streak++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!this.d.running() && streak >= 3) return undefined;
+        this.d.error(err as Error);
+        await sleep(Math.min(5000, 50 * 2 ** streak));
+      }
+    }
   }
 
   private retryDelay(entry: InFlight, attempt: number, error: Error): number {

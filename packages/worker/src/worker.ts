@@ -50,6 +50,11 @@ export interface WorkerEvents<T, R> {
   /** A running job was cancelled (`queue.cancel`): its signal aborted, its outcome is not recorded. */
   cancelled: [job: Job<T>];
   /**
+   * The handler threw `BackOffError`: the job went back without using an
+   * attempt, and no job of the queue (or of its group) starts for `delayMs`.
+   */
+  backedOff: [job: Job<T>, delayMs: number, scope: 'queue' | 'group'];
+  /**
    * A problem of the worker's own: Redis errors (retried), lost leases
    * (`LeaseLostError`), a listener of yours that threw (`ListenerError`), a
    * record too new for this worker (`RecordVersionError`). The worker carries on after each.
@@ -140,9 +145,11 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         retried: (job, err, delayMs) => this.notify('retried', job as Job<T>, err, delayMs),
         dead: (job, err) => this.notify('dead', job as Job<T | undefined>, err),
         cancelled: (job) => this.notify('cancelled', job as Job<T>),
+        backedOff: (job, delayMs, scope) => this.notify('backedOff', job as Job<T>, delayMs, scope),
       },
       fail: (args) => scripts.call(redis, 'fail', args),
       release: (args) => scripts.call(redis, 'release', args),
+      backOff: (args) => scripts.call(redis, 'backoff', args),
       error,
       running: () => this.isRunning(),
       slotFreed: () => this.loop.schedule(),
@@ -196,7 +203,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   /** Emits a job event: each listener on its own; one that throws (or rejects) becomes an 'error' event. */
-  private notify<E extends 'completed' | 'failed' | 'retried' | 'dead' | 'cancelled'>(event: E, ...args: WorkerEvents<T, R>[E]): void {
+  private notify<E extends 'completed' | 'failed' | 'retried' | 'dead' | 'cancelled' | 'backedOff'>(event: E, ...args: WorkerEvents<T, R>[E]): void {
     if (this.listenerCount(event) === 0) return;
     this.listeners_.call(event, args, (thrown) => this.emitError(new ListenerError(event, thrown)));
   }
