@@ -2,9 +2,10 @@
 // groups take turns (a big group does not hold up a small one); a failed job holds its group
 // for its retry (strict) or lets it go on (relaxed); cancel, remove and dead-lettering free the
 // group; group keys and limits are validated before anything is written.
-import { InvalidOptionError, Queue, Worker, type Job } from 'kyoo';
+import { InvalidOptionError, Queue, Topic, Worker, type Job } from 'kyoo';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Scope, deferred, waitFor } from '../support/behaviour.js';
+import { cleanupPrefix } from '../support/redis.js';
 
 let s: Scope;
 beforeEach(() => {
@@ -156,9 +157,9 @@ describe('ordered groups', () => {
 
   it('cancelling, removing or dead-lettering a job frees its group', async () => {
     const q = s.track(new Queue<G>(s.name, { connection: s.url }));
-    const blocker = await q.add({ g: 'x', i: 0 }, { group: 'x', attempts: 1 });
+    const blocker = await q.add({ g: 'x', i: 0 }, { group: 'x' });
     await q.add({ g: 'x', i: 1 }, { group: 'x' });
-    const removed = await q.add({ g: 'y', i: 0 }, { group: 'y' });
+    const dies = await q.add({ g: 'y', i: 0 }, { group: 'y', attempts: 1 });
     await q.add({ g: 'y', i: 1 }, { group: 'y' });
     const runs: string[] = [];
     const started = deferred();
@@ -182,7 +183,7 @@ describe('ordered groups', () => {
     await waitFor(() => runs.includes('x1'), 5000, 'x1 after its group was freed by the cancel');
     release.resolve();
     await waitFor(() => runs.includes('y1'), 5000, 'y1 after y0 died');
-    expect((await q.getJob(removed))?.state).toBe('dead');
+    expect((await q.getJob(dies))?.state).toBe('dead');
     // a waiting job removed: the group goes on with the next
     await q.pause();
     await q.add({ g: 'z', i: 0 }, { group: 'z', jobId: 'z0' });
@@ -212,6 +213,64 @@ describe('ordered groups', () => {
     // a group key of any script, round-tripped exactly
     const id = await q.add({}, { group: 'tenant:Zoë 🚀' });
     expect((await q.getJob(id))?.group).toBe('tenant:Zoë 🚀');
+  });
+});
+
+describe('groups with the other features', () => {
+  it('a delayed job joins its group when due, at its place by the order added', async () => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    await q.add({ g: 'x', i: 0 }, { group: 'x', delayMs: 100 });
+    await q.add({ g: 'x', i: 1 }, { group: 'x' });
+    await q.add({ g: 'x', i: 2 }, { group: 'x' });
+    expect(await q.groups.get('x')).toMatchObject({ waiting: 2 });
+    const runs: number[] = [];
+    const done = deferred();
+    s.trackWorker(new Worker<G>(s.name, async (job) => {
+      runs.push(job.data.i);
+      if (job.data.i === 1) await waitFor(async () => (await q.groups.get('x')).waiting === 2, 5000, 'the delayed job due');
+      if (runs.length === 3) done.resolve();
+    }, { connection: s.url, concurrency: 5 }));
+    await done.promise;
+    // 0 was not ready when 1 started; once due it goes ahead of 2, which was added after it
+    expect(runs).toEqual([1, 0, 2]);
+  });
+
+  it('dedup and cancel work on grouped jobs; the group counts what waits', async () => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    await q.pause();
+    const first = await q.add({ g: 'x', i: 0 }, { group: 'x', dedup: { key: 'once' } });
+    expect(await q.add({ g: 'x', i: 1 }, { group: 'x', dedup: { key: 'once' } })).toEqual({ id: first.id, deduplicated: true });
+    const second = await q.add({ g: 'x', i: 2 }, { group: 'x' });
+    expect(await q.groups.get('x')).toMatchObject({ waiting: 2, running: 0 });
+    expect(await q.cancel(first.id)).toBe('cancelled');
+    expect(await q.groups.get('x')).toMatchObject({ waiting: 1 });
+    expect((await q.getJob(first.id))?.group).toBe('x');
+    const ran = deferred<number>();
+    s.trackWorker(new Worker<G>(s.name, (job) => ran.resolve(job.data.i), { connection: s.url }));
+    await q.resume();
+    expect(await ran.promise).toBe(2);
+    await waitFor(async () => (await q.getJob(second)) === null, 5000, 'the second job done');
+    expect(await q.groups.count()).toBe(0);
+  });
+
+  it('a schedule\'s jobs and a topic\'s messages carry their group', async () => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    await q.pause();
+    await q.schedules.upsert('tick', { everyMs: 100, limit: 1, data: { g: 'sched', i: 0 }, job: { group: 'sched' } });
+    const topic = s.track(new Topic<G>(`${s.name}-t`, { connection: s.url }));
+    s.defer(() => cleanupPrefix(s.admin, `kyoo:topic:{${s.name}-t}:`));
+    await topic.subscribe(s.name);
+    const { id } = await topic.publish({ g: 'pub', i: 0 }, { group: 'pub' });
+    const runs: { id: string; g: string | undefined }[] = [];
+    const done = deferred();
+    s.trackWorker(new Worker<G>(s.name, async (job) => {
+      runs.push({ id: job.id, g: (await q.getJob(job.id))?.group });
+      if (runs.length === 2) done.resolve();
+    }, { connection: s.url }));
+    await q.resume();
+    await done.promise;
+    expect(runs.map((r) => r.g).sort()).toEqual(['pub', 'sched']);
+    expect(runs.find((r) => r.g === 'pub')?.id).toBe(`${s.name}-t:${id}`);
   });
 });
 

@@ -147,7 +147,7 @@ describe('prepareJob', () => {
 
   it('refuses unknown options and options that are not an object', () => {
     expect(invalid(() => prepare({ attempt: 3 }), 'options.attempt')).toBe(
-      'invalid options.attempt: unknown option; expected one of jobId, delayMs, runAt, attempts, backoff, timeoutMs, priority, dedup',
+      'invalid options.attempt: unknown option; expected one of jobId, delayMs, runAt, attempts, backoff, timeoutMs, priority, dedup, group',
     );
     for (const bad of [null, 'urgent', 3, []]) invalid(() => prepare(bad), 'options');
   });
@@ -170,6 +170,16 @@ describe('prepareJob', () => {
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', sizeBytes: 102, limitBytes: 101 });
     expect((err as Error).message).toContain('raise maxPayloadBytes');
+  });
+
+  it('takes a group key as it is, into the record; refuses a bad one and a priority beside it', () => {
+    const job = prepareJob({}, { group: 'tenant:Zoë 🚀' }, DEFAULTS, LIMIT);
+    expect(job.group).toBe('tenant:Zoë 🚀');
+    expect(decodeRecord(job.record)).toMatchObject({ version: 5, group: 'tenant:Zoë 🚀' });
+    expect(prepareJob({}, {}, DEFAULTS, LIMIT).group).toBe('');
+    for (const bad of ['', 'a\u0000', 'tab\t', 'x'.repeat(257), '\uDC00', 42, null]) invalid(() => prepareJob({}, { group: bad }, DEFAULTS, LIMIT), 'group');
+    expect(() => prepareJob({}, { group: 'x'.repeat(256) }, DEFAULTS, LIMIT)).not.toThrow();
+    invalid(() => prepareJob({}, { group: 'g', priority: 1 }, DEFAULTS, LIMIT), 'priority');
   });
 
   it('validates the options before it encodes the data', () => {

@@ -111,7 +111,7 @@ describe('job records', () => {
     // the header is [version, ...fields in schema order], backoffType as its number (exponential = 1);
     // a record without schedule fields is written as version 2, which older workers read
     expect(decode(bytes.subarray(3, 3 + len))).toEqual([2, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3]);
-    expect(RECORD_FIELDS.map((f) => f.name)).toEqual(['attempts', 'backoffType', 'backoffMs', 'backoffMaxMs', 'jitter', 'createdAt', 'timeoutMs', 'priority', 'dedupKey', 'dedupMode', 'schedule', 'occurrence', 'traceparent', 'tracestate']);
+    expect(RECORD_FIELDS.map((f) => f.name)).toEqual(['attempts', 'backoffType', 'backoffMs', 'backoffMaxMs', 'jitter', 'createdAt', 'timeoutMs', 'priority', 'dedupKey', 'dedupMode', 'schedule', 'occurrence', 'traceparent', 'tracestate', 'group']);
     expect(Buffer.from(bytes.subarray(3 + len))).toEqual(Buffer.from(r.payload));
   });
 
@@ -127,18 +127,25 @@ describe('job records', () => {
     const bytes = encodeRecord(rec({ traceparent }));
     const len = bytes.readUInt16BE(1);
     expect(decode(bytes.subarray(3, 3 + len))).toEqual([4, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3, '', 0, traceparent, '']);
-    expect(RECORD_VERSION).toBe(4);
-    expect(decodeRecord(bytes)).toMatchObject({ version: 4, schedule: '', occurrence: 0, traceparent, tracestate: '' });
+    expect(decodeRecord(bytes)).toMatchObject({ version: 4, schedule: '', occurrence: 0, traceparent, tracestate: '', group: '' });
     const both = decodeRecord(encodeRecord(rec({ schedule: 'nightly', occurrence: 1, traceparent, tracestate: 'vendor=abc' })));
     expect(both).toMatchObject({ version: 4, schedule: 'nightly', occurrence: 1, traceparent, tracestate: 'vendor=abc' });
     // the payload stays apart, byte for byte
     expect(Buffer.from(both.payload)).toEqual(Buffer.from(rec().payload));
   });
 
+  it('with a group are written as version 5, the fields before it empty when unused', () => {
+    const bytes = encodeRecord(rec({ group: 'tenant:7' }));
+    const len = bytes.readUInt16BE(1);
+    expect(decode(bytes.subarray(3, 3 + len))).toEqual([5, 4, 1, 250, 10_000, 0.2, 1_700_000_000_000, 30_000, -7, 'invoice:1', 3, '', 0, '', '', 'tenant:7']);
+    expect(RECORD_VERSION).toBe(5);
+    expect(decodeRecord(bytes)).toMatchObject({ version: 5, group: 'tenant:7', traceparent: '' });
+  });
+
   it('decode to what was encoded, with the version', () => {
     const r = rec({ backoffType: 'fixed' });
     const back = decodeRecord(encodeRecord(r));
-    expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({ ...r, payload: Buffer.from(r.payload), version: 2, schedule: '', occurrence: 0, traceparent: '', tracestate: '' });
+    expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({ ...r, payload: Buffer.from(r.payload), version: 2, schedule: '', occurrence: 0, traceparent: '', tracestate: '', group: '' });
   });
 
   it('refuse options whose header would not fit in 65,535 bytes', () => {
@@ -152,7 +159,7 @@ describe('job records', () => {
     const back = decodeRecord(Buffer.concat([Buffer.from([header.length]), header, payload]));
     expect({ ...back, payload: Buffer.from(back.payload) }).toEqual({
       version: 1, attempts: 3, backoffType: 'exponential', backoffMs: 100, backoffMaxMs: 0, jitter: 0,
-      createdAt: 1_600_000_000_000, timeoutMs: 5000, priority: 0, dedupKey: '', dedupMode: 0, schedule: '', occurrence: 0, traceparent: '', tracestate: '', payload,
+      createdAt: 1_600_000_000_000, timeoutMs: 5000, priority: 0, dedupKey: '', dedupMode: 0, schedule: '', occurrence: 0, traceparent: '', tracestate: '', group: '', payload,
     });
   });
 

@@ -72,18 +72,44 @@ describe('policyFields', () => {
 
 describe('readPolicy', () => {
   it('reads the meta fields in POLICY_META_FIELDS order, unset ones as the defaults', () => {
-    expect(POLICY_META_FIELDS).toEqual(['keep_count', 'keep_age_ms', 'keep_cancelled', 'max_errors', 'max_waiting', 'aging_ms', 'events_max']);
-    const defaults = { keepCompletedCount: 0, keepCompletedAgeMs: 0, keepCancelledCount: 1000, maxErrors: 10, maxWaiting: 0, priorityAgingMs: 60_000, eventsMaxLen: 10_000 };
+    expect(POLICY_META_FIELDS).toEqual(['keep_count', 'keep_age_ms', 'keep_cancelled', 'max_errors', 'max_waiting', 'aging_ms', 'events_max',
+      'max_running', 'rate_max', 'rate_ms', 'group_concurrency', 'group_rate_max', 'group_rate_ms', 'group_order']);
+    const defaults = { keepCompletedCount: 0, keepCompletedAgeMs: 0, keepCancelledCount: 1000, maxErrors: 10, maxWaiting: 0, priorityAgingMs: 60_000, eventsMaxLen: 10_000,
+      maxRunning: 0, rateMax: 0, rateMs: 1000, groupConcurrency: 1, groupRateMax: 0, groupRateMs: 1000, groupOrder: 0 };
     expect(readPolicy([null, null, null, null, null, null])).toEqual(defaults);
     expect(readPolicy([])).toEqual(defaults);
     expect(readPolicy(['5', '', null, '3', '250', '100'])).toEqual({ ...defaults, keepCompletedCount: 5, maxErrors: 3, maxWaiting: 250, priorityAgingMs: 100 });
   });
 
   it('reads back what policyFields writes', () => {
-    const fields = policyFields({ keepCompleted: { count: 7, ageMs: 9 }, keepCancelled: 2, maxErrors: 4, maxWaiting: 11, priorityAgingMs: 13, eventsMaxLen: 0 });
+    const fields = policyFields({
+      keepCompleted: { count: 7, ageMs: 9 }, keepCancelled: 2, maxErrors: 4, maxWaiting: 11, priorityAgingMs: 13, eventsMaxLen: 0,
+      maxRunning: 5, rateLimit: { max: 100, intervalMs: 1000 }, groups: { concurrency: 0, rateLimit: { max: 3, intervalMs: 60_000 }, order: 'relaxed' },
+    });
     const meta = new Map(fields.map((f) => [f.field, String(f.value)]));
     expect(readPolicy(POLICY_META_FIELDS.map((f) => meta.get(f) ?? null))).toEqual({
       keepCompletedCount: 7, keepCompletedAgeMs: 9, keepCancelledCount: 2, maxErrors: 4, maxWaiting: 11, priorityAgingMs: 13, eventsMaxLen: 0,
+      maxRunning: 5, rateMax: 100, rateMs: 1000, groupConcurrency: 0, groupRateMax: 3, groupRateMs: 60_000, groupOrder: 1,
     });
+  });
+
+  it('rateLimit: false clears a limit; strict order is 0', () => {
+    expect(policyFields({ rateLimit: false, groups: { rateLimit: false, order: 'strict' } })).toEqual([
+      { field: 'rate_max', value: 0 }, { field: 'rate_ms', value: 1000 },
+      { field: 'group_rate_max', value: 0 }, { field: 'group_rate_ms', value: 1000 }, { field: 'group_order', value: 0 },
+    ]);
+  });
+
+  it.each([
+    ['maxRunning over the limit', { maxRunning: 1_000_001 }, 'policy.maxRunning'],
+    ['a rate limit that is not an object', { rateLimit: 10 }, 'policy.rateLimit'],
+    ['a rate of 0', { rateLimit: { max: 0, intervalMs: 10 } }, 'policy.rateLimit.max'],
+    ['a rate without an interval', { rateLimit: { max: 5 } }, 'policy.rateLimit.intervalMs'],
+    ['an unknown rate key', { rateLimit: { max: 5, intervalMs: 10, burst: 2 } }, 'policy.rateLimit.burst'],
+    ['a fractional group concurrency', { groups: { concurrency: 1.5 } }, 'policy.groups.concurrency'],
+    ['an unknown group order', { groups: { order: 'loose' } }, 'policy.groups.order'],
+    ['an unknown groups key', { groups: { weight: 2 } }, 'policy.groups.weight'],
+  ])('refuses %s, naming %s', (_what, policy, option) => {
+    expect(invalid(policy, option).startsWith(`invalid ${option}: `)).toBe(true);
   });
 });

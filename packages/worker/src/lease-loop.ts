@@ -34,6 +34,8 @@ export interface LoopDeps {
   late(jobs: LeasedJob[]): void;
   /** An ack was applied or refused (`code`). */
   acked(item: PendingAck, code: ResultCode): void;
+  /** The due timer fired while every slot was busy: wake an idle worker instead (it may have no timer). */
+  passWake(): void;
   /** Every lease reply tells when the next schedule occurrence comes (ms; 0 = now, -1 = none). */
   scheduleIn(ms: number): void;
   error(err: Error): void;
@@ -215,7 +217,8 @@ export class LeaseLoop {
   /**
    * Redis checks blocking timeouts only a few times a second (its `hz`), so a
    * BLPOP timeout alone would run delayed jobs up to 100 ms late. A local timer
-   * leases at the moment the next delayed job is due or the next lease expires.
+   * leases at the moment the next delayed job is due, the next lease expires or
+   * a limit lets a job start; with no slot free it wakes an idle worker instead.
    */
   private armDueTimer(nextInMs: number): void {
     clearTimeout(this.dueTimer);
@@ -223,7 +226,8 @@ export class LeaseLoop {
     if (nextInMs <= 0 || nextInMs > this.d.maxIdleMs || this.state !== 'running') return;
     this.dueTimer = setTimeout(() => {
       this.dueTimer = undefined;
-      this.wake();
+      if (this.free() - this.reserved <= 0) this.d.passWake();
+      else this.wake();
     }, nextInMs);
     this.dueTimer.unref();
   }

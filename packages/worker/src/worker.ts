@@ -134,6 +134,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         else if (code === ResultCode.CANCELLED) this.notify('cancelled', job);
         else this.emitError(new LeaseLostError(item.entry.id, 'ack'));
       },
+      passWake: () => void scripts.call(redis, 'passWake', {}).catch(error),
       scheduleIn: (ms) => this.ticker.seen(ms),
       error,
     });
