@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findQueues, type QueueStats } from '@kyoo/client';
-import { duration, flag, positionals } from '../args.js';
+import { findQueues, type GroupInfo, type Queue, type QueueStats } from '@kyoo/client';
+import { duration, flag, int, positionals } from '../args.js';
 import type { Command } from '../command.js';
 import type { Context } from '../context.js';
 import { EXIT } from '../exit.js';
@@ -34,8 +34,11 @@ export const stats: Command = {
     'Shows, for one queue or every queue under the prefix: jobs ready, delayed, leased (running), dead, completed and',
     'cancelled (those kept by the policy), whether it is paused, how long ago the job first in line was added, and',
     'completions per second over the last minute, counted from the events stream (- when the policy turned events off).',
+    'GROUPS counts the groups with a job waiting or running. For one queue, the groups with the most jobs waiting follow',
+    '(their waiting and running jobs), from a bounded scan of the first 10,000 groups.',
   ].join('\n'),
   options: {
+    groups: { type: 'string', value: 'N', help: 'groups to show for one queue, most waiting first (default 10; 0 = none)' },
     watch: { type: 'boolean', short: 'w', help: 'refresh until Ctrl-C (with --json: one JSON object a line per queue and refresh)' },
     interval: { type: 'string', value: 'AGE', help: 'time between refreshes with --watch (default 2s)' },
   },
@@ -43,10 +46,11 @@ export const stats: Command = {
     const [name] = positionals('stats', p, ['queue?']);
     const every = duration(p, 'interval') ?? 2000;
     const watch = flag(p, 'watch');
+    const top = int(p, 'groups', 10, 0, 1000);
     const targets = name === undefined ? undefined : [await ctx.existingQueue(name)];
     for (let first = true; ; first = false) {
       const list = targets ?? (await ctx.targets([]));
-      const rows = await Promise.all(list.map(async (q) => ({ queue: q.name, ...(await q.stats()) })));
+      const rows = await Promise.all(list.map(async (q) => ({ queue: q.name, ...(await q.stats()), groups: await groupsOf(q, name === undefined ? 0 : top) })));
       if (watch && !first && !ctx.out.json) ctx.out.clear();
       show(ctx, rows, watch, name !== undefined);
       if (!watch) return EXIT.OK;
@@ -59,7 +63,25 @@ export const stats: Command = {
   },
 };
 
-type Row = QueueStats & { queue: string };
+type Row = QueueStats & { queue: string; groups: { count: number; top: GroupInfo[] } };
+
+/** Groups scanned at most for the top list: the scan stays bounded however many groups there are. */
+const GROUP_SCAN = 10_000;
+
+/** How many groups the queue has, and the `top` with the most jobs waiting (from the first {@link GROUP_SCAN}). */
+async function groupsOf(q: Queue, top: number): Promise<Row['groups']> {
+  const count = await q.groups.count();
+  if (top === 0 || count === 0) return { count, top: [] };
+  const seen: GroupInfo[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await q.groups.list(cursor === undefined ? { count: 1000 } : { cursor, count: 1000 });
+    seen.push(...page.groups);
+    cursor = page.cursor;
+  } while (cursor !== undefined && seen.length < GROUP_SCAN);
+  seen.sort((a, b) => b.waiting - a.waiting || b.running - a.running || (a.group < b.group ? -1 : 1));
+  return { count, top: seen.slice(0, top) };
+}
 
 function show(ctx: Context, rows: Row[], watch: boolean, one: boolean): void {
   const { out } = ctx;
@@ -83,8 +105,15 @@ function show(ctx: Context, rows: Row[], watch: boolean, one: boolean): void {
     r.counts.paused ? { text: 'paused', style: 'yellow' } : { text: '-' },
     { text: r.oldestWaiting ? age(r.oldestWaiting.ageMs) : '-', right: true },
     { text: r.recent ? r.recent.completedPerSec.toFixed(1) : '-', right: true },
+    num(r.groups.count),
   ]);
-  out.table(['QUEUE', 'READY', 'DELAYED', 'LEASED', 'DEAD', 'COMPLETED', 'CANCELLED', 'PAUSED', 'OLDEST', 'DONE/S'], cells);
+  out.table(['QUEUE', 'READY', 'DELAYED', 'LEASED', 'DEAD', 'COMPLETED', 'CANCELLED', 'PAUSED', 'OLDEST', 'DONE/S', 'GROUPS'], cells);
+  const groups = one ? rows[0]!.groups : undefined;
+  if (groups && groups.top.length > 0) {
+    out.line('');
+    out.table(['GROUP', 'WAITING', 'RUNNING'], groups.top.map((g): Cell[] => [{ text: g.group }, num(g.waiting), num(g.running)]));
+    if (groups.count > groups.top.length) out.line(out.paint('dim', `${groups.top.length} of ${groups.count} groups, most waiting first`));
+  }
   if (watch) out.line(out.paint('dim', `${new Date().toISOString()}  (Ctrl-C to stop)`));
 }
 
