@@ -22,7 +22,7 @@ export const KYOO_COMMANDS = [
   'xrevrange', 'get', 'hkeys', 'xlen', 'xtrim', 'lindex',
   // called from kyoo's Lua scripts (ACLs apply inside scripts too)
   'time', 'hset', 'hsetnx', 'hdel', 'hlen', 'hmget', 'incr', 'lpop', 'lpush', 'lrem', 'rpush',
-  'zadd', 'zpopmin', 'zrangebyscore', 'zrem', 'xadd', 'hincrby', 'hincrbyfloat', 'hscan',
+  'zadd', 'zpopmin', 'zrangebyscore', 'zrangebylex', 'zrem', 'xadd', 'hincrby', 'hincrbyfloat', 'hscan',
 ];
 const PASSWORD = 'kyoo-test-password';
 const ADMIN_PASSWORD = 'admin-test-password';
@@ -136,6 +136,15 @@ async function fullCycle(connection: RedisOptions | Redis, queueConnection: Redi
     } finally {
       await topic.close();
     }
+    // groups, their limits and a back-off: in order, listed, counted
+    await queue.setPolicy({ groups: { concurrency: 1, rateLimit: { max: 100, intervalMs: 1000 } }, maxRunning: 10 });
+    await queue.groups.set('tenant:a', { weight: 2 });
+    const inGroup = await queue.add({ to: 'group@example.com' }, { group: 'tenant:a' });
+    expect(await queue.result(inGroup, { timeoutMs: 10_000 })).toBe('sent to group@example.com');
+    expect((await queue.groups.get('tenant:a')).own).toMatchObject({ weight: 2 });
+    expect((await queue.groups.list()).groups).toEqual([]);
+    await queue.groups.count(); // HLEN, granted (a NOPERM would throw)
+    await queue.groups.reset('tenant:a');
     // metrics: counters from the scripts, gauges read now
     const m = await queue.metrics();
     expect(m.counters.completed).toBeGreaterThanOrEqual(2);
