@@ -71,6 +71,13 @@ test('cluster example: a queue on a Redis Cluster, its keys in the slot of {imag
   }
 }, 60_000);
 
+test('groups example: each group in order, a back-off without an attempt used', async () => {
+  const out = await runExample('groups');
+  expect(out).toMatch(/^tenant:big: 6 waiting, weight 2$/m);
+  // the third run backed off: that job ran again on attempt 1, and each tenant's jobs kept their order
+  expect(out).toMatch(/^big: 0#1 1#1 2#1 3#1 4#1 5#1; small: 0#1 1#1$/m);
+});
+
 test('options example: priorities, deduplication, cancellation and backpressure', async () => {
   const out = await runExample('options');
   expect(out).toMatch(/^deduplicated: true, same job: true$/m);
