@@ -7,21 +7,24 @@
 -- deleted, "<seq><held><group>" (held '1': a failed job waiting for its retry
 -- keeps its group's slot, so the group waits for it: strict order).
 --
--- `groups` holds per group "<waiting>,<running>,<tat>": jobs in
--- group_queue, jobs holding a slot (leased, or held for a retry), and the
+-- `groups` holds per group "<waiting>,<running>,<tat>,<place>": jobs in
+-- group_queue, jobs holding a slot (leased, or held for a retry), the
 -- group's rate state (GCRA: the theoretical arrival time, ms; a back-off
--- pushes it). A group with a job waiting, a free slot and its next start
--- allowed is in `group_turn`, scored by virtual time: a lease takes the
--- lowest, and each start costs the group 1/weight, so groups take turns (a
--- group that becomes ready joins the back of the current round). One whose
--- next start is not allowed yet is in `group_wait`, scored by when it is (the
--- lease reply's due time covers it). A group's entry is deleted once it is
--- idle; an idle one whose rate state is still in use waits in `group_idle`,
--- scored by when it is not, and is forgotten then by any lease.
+-- pushes it), and which of the sets below holds the group (t, w, i, or -
+-- for none), so that writes go only where something changes. A group with a
+-- job waiting, a free slot and its next start allowed is in `group_turn`,
+-- scored by virtual time: a lease takes the lowest, and each start costs the
+-- group 1/weight, so groups take turns (a group that becomes ready joins the
+-- back of the current round). One whose next start is not allowed yet is in
+-- `group_wait`, scored by when it is (the lease reply's due time covers it).
+-- A group's entry is deleted once it is idle; an idle one whose rate state is
+-- still in use waits in `group_idle`, scored by when it is not, and is
+-- forgotten then by any lease.
 --
--- A script's group work goes through a context (group_ctx): state read once
--- per group, changed in Lua, and written with the group's place in
--- group_turn / group_wait by groups_flush.
+-- A script's group work goes through a context (group_ctx): each group's
+-- state read once (several in one HMGET where the script knows them ahead),
+-- changed in Lua, and written back by groups_flush in one command per key,
+-- however many groups and jobs the call touched.
 --!include runs
 
 local SEQ_LEN = 16
@@ -31,7 +34,8 @@ local function group_parse(v)
 end
 
 local function group_ctx(rq, pol, now)
-  return { rq = rq, pol = pol, now = now, st = {}, order = {}, conf = {}, vt = pol.group_vt, vt0 = pol.group_vt }
+  return { rq = rq, pol = pol, now = now, st = {}, order = {}, conf = {}, vt = pol.group_vt, vt0 = pol.group_vt,
+    gq_add = {}, gq_rem = {}, gof = {} }
 end
 
 -- The group's limits: the policy's defaults, overridden by its `group_conf`
@@ -60,60 +64,92 @@ local function group_limits(ctx, g)
   return c
 end
 
-local function group_state(ctx, g)
-  local s = ctx.st[g]
-  if s then return s end
-  s = { w = 0, r = 0, tat = 0 }
-  local v = redis.call('HGET', ctx.rq.groups, g)
+local function group_new_state(ctx, g, v)
+  local s = { w = 0, r = 0, tat = 0, at = '-' }
   if v then
-    local w, r, t = string.match(v, '^(%d+),(%d+),(.+)$')
-    s.w, s.r, s.tat = tonumber(w), tonumber(r), tonumber(t)
+    local w, r, t, at = string.match(v, '^(%d+),(%d+),([^,]+),(.)$')
+    if w then s.w, s.r, s.tat, s.at = tonumber(w), tonumber(r), tonumber(t), at end
   end
   ctx.st[g] = s
   ctx.order[#ctx.order + 1] = g
   return s
 end
 
+local function group_state(ctx, g)
+  return ctx.st[g] or group_new_state(ctx, g, redis.call('HGET', ctx.rq.groups, g))
+end
+
+-- Reads the state of the groups in `gs` not read yet, in one HMGET.
+local function groups_fetch(ctx, gs)
+  local need = {}
+  for _, g in ipairs(gs) do if not ctx.st[g] then need[#need + 1] = g end end
+  if #need == 0 then return end
+  local vals = redis.call('HMGET', ctx.rq.groups, unpack(need))
+  for i, g in ipairs(need) do if not ctx.st[g] then group_new_state(ctx, g, vals[i]) end end
+end
+
 -- Whether the group may start a job now (a job waiting, a slot free, the rate allowing).
-local function group_runnable(ctx, g, s, c)
+local function group_runnable(ctx, s, c)
   return s.w > 0 and (c.conc == 0 or s.r < c.conc) and s.tat - c.tau <= ctx.now
 end
 
--- Writes one group's state and puts it where it belongs; true when it joined group_turn.
-local function group_place(ctx, g)
-  local rq, s, c, now = ctx.rq, ctx.st[g], group_limits(ctx, g), ctx.now
-  if s.w <= 0 and s.r <= 0 and s.tat <= now then
-    redis.call('HDEL', rq.groups, g)
-    redis.call('ZREM', rq.group_turn, g)
-    redis.call('ZREM', rq.group_wait, g)
-    redis.call('ZREM', rq.group_idle, g)
-    return false
+-- Where the group belongs now, and its score there: 'x' (idle: forgotten),
+-- 't' (turn), 'w' (wait, by when its next start is allowed), 'i' (idle with
+-- its rate state in use, by when it is spent) or '-' (its slots are full: a
+-- finishing job places it again).
+local function group_target(ctx, s, c)
+  if s.w <= 0 and s.r <= 0 then
+    if s.tat <= ctx.now then return 'x', 0 end
+    return 'i', s.tat
   end
-  redis.call('HSET', rq.groups, g, s.w .. ',' .. s.r .. ',' .. score(s.tat))
-  if group_runnable(ctx, g, s, c) then
-    redis.call('ZREM', rq.group_wait, g)
-    return redis.call('ZADD', rq.group_turn, 'NX', score(ctx.vt + 1 / c.weight), g) == 1
-  end
-  redis.call('ZREM', rq.group_turn, g)
-  if s.w > 0 and (c.conc == 0 or s.r < c.conc) then
-    redis.call('ZADD', rq.group_wait, score(s.tat - c.tau), g) -- its next start is allowed then
-  else
-    -- its slots are full (a finishing job places it again), or it is idle with its rate state in use
-    redis.call('ZREM', rq.group_wait, g)
-    if s.w <= 0 and s.r <= 0 then redis.call('ZADD', rq.group_idle, score(s.tat), g) end
-  end
-  return false
+  if group_runnable(ctx, s, c) then return 't', 0 end
+  if s.w > 0 and (c.conc == 0 or s.r < c.conc) then return 'w', s.tat - c.tau end
+  return '-', 0
 end
 
--- Writes every group the call touched; returns true when one joined group_turn.
+local function push2(t, a, b) t[#t + 1] = a; t[#t + 1] = b end
+
+-- Writes every group the call touched, each key in one command; returns true
+-- when a group joined group_turn (a job may start because of it).
 local function groups_flush(ctx)
+  local rq = ctx.rq
+  local hset, hdel = {}, {}
+  local add = { t = {}, w = {}, i = {} }
+  local rem = { t = {}, w = {}, i = {} }
   local joined = false
   for _, g in ipairs(ctx.order) do
-    if group_place(ctx, g) then joined = true end
+    local s = ctx.st[g]
+    local c = group_limits(ctx, g)
+    local to, sc = group_target(ctx, s, c)
+    if to == 't' and s.next_at then
+      push2(add.t, score(s.next_at), g) -- taken this call and still in turn: its next turn
+    elseif to == 't' and s.at ~= 't' then
+      push2(add.t, score(ctx.vt + 1 / c.weight), g)
+      joined = true
+    elseif (to == 'w' or to == 'i') then
+      push2(add[to], score(sc), g)
+    end
+    -- taken this call (s.popped): still in group_turn until here
+    local was = s.popped and 't' or s.at
+    if was ~= to and rem[was] then rem[was][#rem[was] + 1] = g end
+    if to == 'x' then
+      hdel[#hdel + 1] = g
+    else
+      push2(hset, g, s.w .. ',' .. s.r .. ',' .. score(s.tat) .. ',' .. to)
+    end
   end
-  ctx.st, ctx.order = {}, {}
-  if ctx.vt ~= ctx.vt0 then redis.call('HSET', ctx.rq.meta, 'group_vt', score(ctx.vt)) end
+  if #ctx.gq_rem > 0 then redis.call('ZREM', rq.group_queue, unpack(ctx.gq_rem)) end
+  if #ctx.gq_add > 0 then redis.call('ZADD', rq.group_queue, unpack(ctx.gq_add)) end
+  if #ctx.gof > 0 then redis.call('HSET', rq.group_of, unpack(ctx.gof)) end
+  if #hset > 0 then redis.call('HSET', rq.groups, unpack(hset)) end
+  if #hdel > 0 then redis.call('HDEL', rq.groups, unpack(hdel)) end
+  for k, key in pairs({ t = rq.group_turn, w = rq.group_wait, i = rq.group_idle }) do
+    if #rem[k] > 0 then redis.call('ZREM', key, unpack(rem[k])) end
+    if #add[k] > 0 then redis.call('ZADD', key, unpack(add[k])) end
+  end
+  if ctx.vt ~= ctx.vt0 then redis.call('HSET', rq.meta, 'group_vt', score(ctx.vt)) end
   ctx.vt0 = ctx.vt
+  ctx.st, ctx.order, ctx.gq_add, ctx.gq_rem, ctx.gof, ctx.window = {}, {}, {}, {}, {}, nil
   return joined
 end
 
@@ -127,12 +163,12 @@ end
 -- a held one gives its slot back, as it now waits like the others.
 local function group_enter(ctx, id, v)
   local seq, held, g = group_parse(v)
-  redis.call('ZADD', ctx.rq.group_queue, 0, g .. '\0' .. seq .. '\0' .. id)
+  push2(ctx.gq_add, 0, g .. '\0' .. seq .. '\0' .. id)
   local s = group_state(ctx, g)
   s.w = s.w + 1
   if held then
     s.r = s.r - 1
-    redis.call('HSET', ctx.rq.group_of, id, seq .. '0' .. g)
+    push2(ctx.gof, id, seq .. '0' .. g)
   end
 end
 
@@ -150,47 +186,94 @@ end
 local function group_stop(ctx, id, v, hold)
   local seq, held, g = group_parse(v)
   if hold then
-    if not held then redis.call('HSET', ctx.rq.group_of, id, seq .. '1' .. g) end
+    if not held then push2(ctx.gof, id, seq .. '1' .. g) end
     return
   end
   local s = group_state(ctx, g)
   s.r = s.r - 1
-  if held then redis.call('HSET', ctx.rq.group_of, id, seq .. '0' .. g) end
+  if held then push2(ctx.gof, id, seq .. '0' .. g) end
 end
 
 -- Groups whose wait is over (a rate limit or back-off ended) are placed
--- again, and idle ones whose rate state is spent forgotten. Returns when the
--- next wait is over (0 = none).
+-- again, and idle ones whose rate state is spent forgotten: written at once,
+-- so the turns below see them. Returns when the next wait is over (0 = none).
 local function groups_due(ctx)
   local due = redis.call('ZRANGEBYSCORE', ctx.rq.group_wait, '-inf', ctx.now, 'LIMIT', 0, 1000)
   for _, g in ipairs(redis.call('ZRANGEBYSCORE', ctx.rq.group_idle, '-inf', ctx.now, 'LIMIT', 0, 100)) do
     due[#due + 1] = g
   end
-  for _, g in ipairs(due) do
-    group_state(ctx, g)
-    group_place(ctx, g)
+  if #due > 0 then
+    groups_fetch(ctx, due)
+    groups_flush(ctx)
   end
   local nxt = redis.call('ZRANGE', ctx.rq.group_wait, 0, 0, 'WITHSCORES')
   return tonumber(nxt[2]) or 0
 end
 
+-- The turns of this call: the first entries of group_turn, read once
+-- (with their states) and taken in Lua; a group taken and still ready goes
+-- back among them at its next turn.
+local function groups_window(ctx, want)
+  local got = redis.call('ZRANGE', ctx.rq.group_turn, 0, want - 1, 'WITHSCORES')
+  local w, gs = { all = #got < 2 * want, list = {} }, {}
+  for i = 1, #got, 2 do
+    w.list[#w.list + 1] = { g = got[i], at = tonumber(got[i + 1]) }
+    gs[#gs + 1] = got[i]
+  end
+  groups_fetch(ctx, gs)
+  ctx.window = w
+  return w
+end
+
+-- The group first in turn and its score (nil when none), among `want` at most.
+local function groups_head(ctx, want)
+  local w = ctx.window
+  if w and #w.list == 0 and not w.all then
+    groups_flush(ctx) -- the taken ones leave group_turn before it is read again
+    w = nil
+  end
+  w = w or groups_window(ctx, math.max(1, want))
+  local h = w.list[1]
+  if not h then return nil end
+  return h.g, h.at
+end
+
 -- Takes the first job of the group first in turn (its score `at`); nil when
--- none (the group left group_turn, or its state was off: repaired).
+-- none (its state was off: repaired when written).
 local function group_take(ctx, g, at)
-  local rq = ctx.rq
-  redis.call('ZREM', rq.group_turn, g)
+  local w = ctx.window
+  table.remove(w.list, 1)
   local s, c = group_state(ctx, g), group_limits(ctx, g)
-  if not group_runnable(ctx, g, s, c) then return nil end -- groups_flush puts it where it belongs
-  local m = redis.call('ZRANGEBYLEX', rq.group_queue, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, 1)[1]
+  s.popped = true
+  s.next_at = nil
+  if not group_runnable(ctx, s, c) then return nil end -- groups_flush puts it where it belongs
+  local from = s.last and ('(' .. s.last) or ('[' .. g .. '\0')
+  local m = redis.call('ZRANGEBYLEX', ctx.rq.group_queue, from, '(' .. g .. '\1', 'LIMIT', 0, 1)[1]
   if not m then
     s.w = 0
     return nil
   end
-  redis.call('ZREM', rq.group_queue, m)
+  s.last = m
+  ctx.gq_rem[#ctx.gq_rem + 1] = m
   s.w, s.r = s.w - 1, s.r + 1
   if c.e > 0 then s.tat = math.max(s.tat, ctx.now) + c.e end
   ctx.vt = at
-  if group_runnable(ctx, g, s, c) then redis.call('ZADD', rq.group_turn, score(at + 1 / c.weight), g) end
+  if group_runnable(ctx, s, c) then
+    local nxt = at + 1 / c.weight
+    s.next_at = nxt
+    -- back among the turns read, unless it falls past them (then it waits in group_turn)
+    local list, pos = w.list, nil
+    if w.all or (list[#list] and nxt <= list[#list].at) then
+      pos = #list + 1
+      for i, e in ipairs(list) do
+        if nxt < e.at then
+          pos = i
+          break
+        end
+      end
+      table.insert(list, pos, { g = g, at = nxt })
+    end
+  end
   return string.sub(m, #g + SEQ_LEN + 3)
 end
 

@@ -64,12 +64,26 @@ local function ready_assign(rq, plans)
   redis.call('HSET', rq.group_of, unpack(args))
 end
 
+-- The groups of the grouped ones among `gvals` (group_of values), their
+-- states read in one call.
+local function ready_fetch_groups(ctx, gvals, n)
+  local gs = {}
+  for i = 1, n do
+    if gvals[i] then
+      local _, _, g = group_parse(gvals[i])
+      gs[#gs + 1] = g
+    end
+  end
+  groups_fetch(ctx, gs)
+end
+
 -- Splits `ids` into grouped ones (entered into their groups now) and the
 -- rest (returned). `gvals`: their group_of values, nil to look them up.
 local function ready_enter_groups(rq, ids, gvals)
   gvals = gvals or groups_lookup(rq, ids)
   if not gvals then return ids, false end
   local rest, ctx = {}, nil
+  if #ids > 1 then ready_fetch_groups(ready_groups(rq), gvals, #ids) end
   for i, id in ipairs(ids) do
     if gvals[i] then
       ctx = ctx or ready_groups(rq)
@@ -216,8 +230,7 @@ local function ready_pop(rq, n, leased_key)
   local plain = redis.call('LLEN', rq.ready) + redis.call('ZCARD', rq.prio)
   local lane = math.max(rq.pol.lane_vt, ctx.vt)
   while #out < n do
-    local head = redis.call('ZRANGE', rq.group_turn, 0, 0, 'WITHSCORES')
-    local gat = tonumber(head[2])
+    local g, gat = groups_head(ctx, n - #out)
     if plain > 0 and (not gat or lane <= gat) then
       -- the jobs without a group: their turns until the first group's
       local k = n - #out
@@ -230,7 +243,7 @@ local function ready_pop(rq, n, leased_key)
       end
       if #got < k then plain = 0 end
     elseif gat then
-      local id = group_take(ctx, head[1], gat)
+      local id = group_take(ctx, g, gat)
       if id then out[#out + 1] = id end
     else
       break
@@ -275,6 +288,7 @@ local function ready_stopped(rq, ids, how)
   if not gvals then return false end
   local ctx = nil
   local hold = how == 'retry' and rq.pol.group_order == 0
+  if #ids > 1 and not hold then ready_fetch_groups(ready_groups(rq), gvals, #ids) end
   for i, id in ipairs(ids) do
     if gvals[i] then
       ctx = ctx or ready_groups(rq)
