@@ -1,13 +1,13 @@
 // One adapter per library, so every scenario drives kyoo, BullMQ and bee-queue
 // through the same small interface:
 //
-//   producer(server, queueName, { keepCompleted, eventsOff }) -> { ready(), add(data), addBulk(datas),
+//   producer(server, queueName, { keepCompleted, eventsOff, rateLimit }) -> { ready(), add(data), addBulk(datas),
 //     addDelayed(data, { delayMs, dueAt }), addBulkPrioritized([{ data, priority }]),
-//     schedule(id, { cron }), kept(id), close() }
-//   worker(server, queueName, { concurrency, handler, onCompleted, delayedJobs, keepCompleted })
+//     addBulkGrouped([{ data, group }]), schedule(id, { cron }), kept(id), close() }
+//   worker(server, queueName, { concurrency, handler, onCompleted, delayedJobs, keepCompleted, rateLimit })
 //     -> { ready(), start(), close() }
 //   unsupported: { feature: reason }   features the library does not have
-//     (`priority`, `schedule`, `eventsOff`, `storedResults`)
+//     (`priority`, `schedule`, `eventsOff`, `storedResults`, `groups`, `rateLimit`)
 //
 // `handler(data, scheduledAt)` is the bench's job function (`scheduledAt`: for the job of
 // a schedule's occurrence, the occurrence time in ms, else undefined); `onCompleted(id)` is called once
@@ -19,6 +19,11 @@
 // a peer cannot). Without them every library removes completed jobs (see below).
 // `kept(id)` reads back, outside any measurement, how many completed jobs the queue
 // holds and the stored result of job `id`: { completed, result, resultStored }.
+// `rateLimit: { max, intervalMs }` (producer and worker of a queue alike) limits the
+// queue's job starts to `max` per `intervalMs` across all its workers, set up the
+// way each library documents it (a queue policy in kyoo, a Worker option in BullMQ).
+// `addBulkGrouped` adds jobs with a group key: jobs of one group run one at a
+// time, in the order added (kyoo's default group concurrency of 1).
 // A worker is created stopped: the scenario awaits ready(), starts its clock,
 // then calls start(). `delayedJobs: true` asks for whatever setting a library
 // needs on its worker before delayed jobs run (only bee-queue has one).
@@ -66,17 +71,20 @@ export class NotApplicable extends Error {
 const kyoo = {
   name: 'kyoo',
   label: 'kyoo',
-  producer(server, name, { keepCompleted, eventsOff = false } = {}) {
+  producer(server, name, { keepCompleted, eventsOff = false, rateLimit } = {}) {
     // Queue: defaults (attempts 3 with backoff; adds made in the same tick travel as one call).
     // The events stream is on at its default (eventsMaxLen 10,000) unless `eventsOff`.
     const queue = new KyooQueue(name, { connection: server.url });
     // Keeping completed jobs and turning events off are queue policy in kyoo (held in
     // Redis, followed by every worker of the queue), set once before the first add:
     // keepCompleted: { count } keeps that many completed jobs with their results (no
-    // age limit); eventsMaxLen: 0 writes no events.
+    // age limit); eventsMaxLen: 0 writes no events; rateLimit: { max, intervalMs } limits
+    // the queue's job starts across all its workers (a token bucket: up to `max` at once
+    // after a quiet spell, then one every intervalMs / max).
     const policy = {
       ...(keepCompleted ? { keepCompleted: { count: keepCompleted } } : {}),
       ...(eventsOff ? { eventsMaxLen: 0 } : {}),
+      ...(rateLimit ? { rateLimit: { max: rateLimit.max, intervalMs: rateLimit.intervalMs } } : {}),
     };
     return {
       // The Queue has no ready signal; ioredis queues commands until it is connected.
@@ -100,6 +108,20 @@ const kyoo = {
           throw err;
         }
       },
+      // kyoo's ordered groups: the `group` job option; the group concurrency stays at
+      // its default of 1 (a group's jobs run one at a time, in the order added). A build
+      // without groups rejects the unknown option before writing anything: n/a, as for
+      // priorities above.
+      addBulkGrouped: async (jobs) => {
+        try {
+          await queue.addBulk(jobs.map(({ data, group }) => ({ data, opts: { group } })));
+        } catch (err) {
+          if (err instanceof InvalidOptionError && /(^|\.)group$/.test(err.option) && /unknown option/.test(err.message)) {
+            throw new NotApplicable('no group support in this build');
+          }
+          throw err;
+        }
+      },
       // A schedule; any running worker of the queue fires it (no scheduler process).
       schedule: (id, { cron }) => queue.schedules.upsert(id, { cron }),
       kept: async (id) => {
@@ -111,8 +133,8 @@ const kyoo = {
   },
   worker(server, name, { concurrency, handler, onCompleted }) {
     // Worker: defaults (delayed jobs need no setting), except `autostart: false` so the clock starts at run().
-    // Completed jobs are removed at once by default; `keepCompleted` is queue policy,
-    // set by the producer (above), so the worker takes no setting for it.
+    // Completed jobs are removed at once by default; `keepCompleted` and `rateLimit` are
+    // queue policy, set by the producer (above), so the worker takes no setting for them.
     const worker = new KyooWorker(name, async (job) => handler(job.data, job.schedule?.occurrence), {
       connection: server.url,
       concurrency,
@@ -134,9 +156,12 @@ const bullmq = {
   label: 'BullMQ',
   unsupported: {
     eventsOff: 'BullMQ always writes its events stream (streams.events.maxLen only bounds it)',
+    groups: 'BullMQ keeps groups (per-group order, concurrency and rate limits) in BullMQ Pro, its paid tier; ' +
+      'the open-source package has no equivalent (see docs/benchmarks.md)',
   },
   producer(server, name, { keepCompleted, eventsOff = false } = {}) {
     if (eventsOff) throw new Error(bullmq.unsupported.eventsOff);
+    // (`rateLimit` is a Worker option in BullMQ: see worker() below.)
     // removeOnComplete: true is set on every job, as kyoo removes completed jobs by
     // default. removeOnFail stays at its default (failed jobs are kept), which is
     // what kyoo's dead-letter queue does; no job fails in these scenarios anyway.
@@ -165,6 +190,7 @@ const bullmq = {
         data,
         opts: { priority: PRIORITY_LEVELS + 1 - priority },
       }))),
+      addBulkGrouped: () => Promise.reject(new NotApplicable(bullmq.unsupported.groups)),
       // A job scheduler (BullMQ 5.16+, which replaces repeatable jobs); its Workers fire it.
       schedule: (id, { cron }) => queue.upsertJobScheduler(id, { pattern: cron }, { name: 'job', data: {} }),
       kept: async (id) => {
@@ -175,17 +201,23 @@ const bullmq = {
       close: () => queue.close(),
     };
   },
-  worker(server, name, { concurrency, handler, onCompleted, keepCompleted }) {
+  worker(server, name, { concurrency, handler, onCompleted, keepCompleted, rateLimit }) {
     // Worker: `autorun: false` so the clock starts at run(); `removeOnComplete: true`
     // on the worker as well, so it holds whatever options a job was added with.
     // With `keepCompleted`, no removeOnComplete on the worker (its default keeps
     // completed jobs); the jobs' own removeOnComplete: false decides anyway.
+    // With `rateLimit`, the Worker option `limiter: { max, duration }`, as BullMQ's
+    // rate-limiting guide sets it up: the limit is global (one counter in Redis per
+    // queue, whatever the number of workers): a fixed window, the first start of a
+    // window sets its expiry to `duration`, and at `max` starts the workers wait
+    // until it expires; jobs over the limit stay waiting.
     // a scheduler's job carries its occurrence time as opts.prevMillis
     const worker = new BullWorker(name, async (job) => handler(job.data, job.opts.prevMillis), {
       connection: { host: server.host, port: server.port },
       concurrency,
       autorun: false,
       ...(keepCompleted ? {} : { removeOnComplete: { count: 0 } }),
+      ...(rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimit.intervalMs } } : {}),
     });
     if (onCompleted) worker.on('completed', (job) => onCompleted(job.id));
     worker.on('error', (err) => process.stderr.write(`BullMQ worker error: ${err.message}\n`));
@@ -207,9 +239,12 @@ const bee = {
     schedule: 'bee-queue has no repeating jobs',
     eventsOff: 'bee-queue has no events stream (its job events are pub/sub messages, sent in every run)',
     storedResults: 'bee-queue 2.0.0 keeps the job but stores no result in Redis; the result goes out only in its pub/sub succeeded message',
+    groups: 'bee-queue has no job groups',
+    rateLimit: 'bee-queue has no rate limiter',
   },
-  producer(server, name, { eventsOff = false } = {}) {
+  producer(server, name, { eventsOff = false, rateLimit } = {}) {
     if (eventsOff) throw new Error(bee.unsupported.eventsOff);
+    if (rateLimit) throw new NotApplicable(bee.unsupported.rateLimit);
     // (`keepCompleted` is a worker setting in bee-queue: see worker() below.)
     // A producer-only Queue, as bee-queue documents for producers: isWorker: false
     // (no blocking connection), getEvents: false (no pub/sub subscription),
@@ -235,6 +270,7 @@ const bee = {
       },
       addDelayed: (data, { dueAt }) => queue.createJob(data).delayUntil(dueAt).save(),
       addBulkPrioritized: () => Promise.reject(new NotApplicable(bee.unsupported.priority)),
+      addBulkGrouped: () => Promise.reject(new NotApplicable(bee.unsupported.groups)),
       schedule: () => Promise.reject(new NotApplicable(bee.unsupported.schedule)),
       // bee-queue 2.0.0 stores no results: a kept job's record (the `jobs` hash)
       // holds its data, options, status and progress (Job#toData), and the result
@@ -246,7 +282,8 @@ const bee = {
       close: () => queue.close(),
     };
   },
-  worker(server, name, { concurrency, handler, onCompleted, delayedJobs = false, keepCompleted }) {
+  worker(server, name, { concurrency, handler, onCompleted, delayedJobs = false, keepCompleted, rateLimit }) {
+    if (rateLimit) throw new NotApplicable(bee.unsupported.rateLimit);
     // A worker Queue: removeOnSuccess: true (kyoo removes completed jobs by default);
     // removeOnFailure stays false (failed jobs are kept, like kyoo's dead-letter queue).
     // getEvents: false and storeJobs: false, as nothing in this process listens for

@@ -37,15 +37,17 @@ export function perJob(delta, jobs) {
 
 /**
  * Fills a queue through the library's own bulk add, outside any measurement.
- * With `priorities` (one bench priority per job), job i gets priorities[i].
- * `setup` goes to the producer as it is (libs.mjs: `{ keepCompleted, eventsOff }`).
+ * With `priorities` (one bench priority per job), job i gets priorities[i];
+ * with `groups` (one group key per job), job i goes to group groups[i].
+ * `setup` goes to the producer as it is (libs.mjs: `{ keepCompleted, eventsOff, rateLimit }`).
  */
-export async function prefill(ctx, lib, name, count, priorities, setup = {}) {
+export async function prefill(ctx, lib, name, count, { priorities, groups, setup = {} } = {}) {
   const producer = lib.producer(ctx.server, name, setup);
   try {
     await producer.ready();
     for (const chunk of chunks(payloads(count), BULK_CHUNK)) {
       if (priorities) await producer.addBulkPrioritized(chunk.map((data) => ({ data, priority: priorities[data.n] })));
+      else if (groups) await producer.addBulkGrouped(chunk.map((data) => ({ data, group: groups[data.n] })));
       else await producer.addBulk(chunk);
     }
   } finally {
@@ -56,12 +58,12 @@ export async function prefill(ctx, lib, name, count, priorities, setup = {}) {
 /**
  * Starts a worker on a pre-filled queue; resolves with jobs/s and the Redis
  * counters of the run, the queue's name and the id of the last job completed.
- * `priorities` and `setup` as for prefill (`setup.keepCompleted` goes to the
- * worker as well); `handler` runs every job.
+ * `priorities`, `groups` and `setup` as for prefill (`setup.keepCompleted` and
+ * `setup.rateLimit` go to the worker as well); `handler` runs every job.
  */
-export async function processRun(ctx, lib, { count, concurrency, priorities, setup = {}, handler = noop, tag = `c${concurrency}` }) {
+export async function processRun(ctx, lib, { count, concurrency, priorities, groups, setup = {}, handler = noop, tag = `c${concurrency}` }) {
   const name = ctx.queue(tag);
-  await prefill(ctx, lib, name, count, priorities, setup);
+  await prefill(ctx, lib, name, count, { priorities, groups, setup });
   let done = 0;
   let lastId;
   let finished;
@@ -70,6 +72,7 @@ export async function processRun(ctx, lib, { count, concurrency, priorities, set
     concurrency,
     handler,
     keepCompleted: setup.keepCompleted,
+    rateLimit: setup.rateLimit,
     onCompleted: (id) => {
       lastId = id;
       if (++done === count) finished(performance.now());

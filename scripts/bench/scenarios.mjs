@@ -21,6 +21,8 @@ import { DELAYED_METRICS, delayed } from './delayed.mjs';
 import { PRIORITY_METRICS, priority } from './priority.mjs';
 import { SCHEDULE_METRICS, schedule } from './schedule.mjs';
 import { PROCESS_KEPT_COST_METRICS, PROCESS_KEPT_METRICS, processKept } from './process-kept.mjs';
+import { GROUPED_METRICS, grouped } from './grouped.mjs';
+import { RATE_LIMITED_METRICS, rateLimited } from './rate-limited.mjs';
 
 /** Concurrent add loops in the one-at-a-time add scenario. */
 const ADD_IN_FLIGHT = 100;
@@ -104,6 +106,7 @@ export const SCENARIOS = [
     },
   },
   processKept,
+  grouped,
   {
     name: 'two-process',
     about: `${CHILD_PROCESSES} worker processes, concurrency ${CHILD_CONCURRENCY} each, pre-filled no-op jobs`,
@@ -261,6 +264,7 @@ export const SCENARIOS = [
   },
   delayed,
   priority,
+  rateLimited,
   schedule,
 ];
 
@@ -270,8 +274,10 @@ export const METRICS = [
   { key: 'bulk', scenario: 'bulk', label: `add in bulk, chunks of ${BULK_CHUNK.toLocaleString('en-US')}`, unit: 'jobs/s', better: 'higher' },
   ...PROCESS_CONCURRENCY.map((c) => ({ key: `process${c}`, scenario: 'process', label: `process, 1 process, concurrency ${c}`, unit: 'jobs/s', better: 'higher' })),
   ...PROCESS_KEPT_METRICS,
+  ...GROUPED_METRICS,
   { key: 'twoProcesses', scenario: 'two-process', label: `process, ${CHILD_PROCESSES} processes × concurrency ${CHILD_CONCURRENCY}`, unit: 'jobs/s', better: 'higher' },
   ...PRIORITY_METRICS,
+  ...RATE_LIMITED_METRICS,
   { key: 'latencyP50', scenario: 'latency', label: 'pickup latency p50', unit: 'ms', better: 'lower' },
   { key: 'latencyP99', scenario: 'latency', label: 'pickup latency p99', unit: 'ms', better: 'lower' },
   ...DELAYED_METRICS,
