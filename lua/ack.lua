@@ -97,7 +97,7 @@ if m > 0 then
   end
   if #acked > 0 then
     redis.call('ZREM', K.leased, unpack(acked))
-    ready_stopped(rq, acked, 'end')
+    local _, gvals = ready_stopped(rq, acked, 'end')
     if keep_count > 0 then
       redis.call('HSET', K.runs, unpack(kept_runs))
       redis.call('ZADD', K.done, unpack(done))
@@ -108,7 +108,7 @@ if m > 0 then
       -- most jobs never failed: skip the error cleanup when no job has errors
       if redis.call('HLEN', K.errors) > 0 then redis.call('HDEL', K.errors, unpack(acked)) end
       if redis.call('HLEN', K.progress) > 0 then redis.call('HDEL', K.progress, unpack(acked)) end
-      ready_forget(rq, acked)
+      ready_forget(rq, acked, gvals)
     end
   end
   if keep_count > 0 or redis.call('ZCARD', K.done) > 0 then

@@ -33,6 +33,18 @@ local function group_parse(v)
   return string.sub(v, 1, SEQ_LEN), string.sub(v, SEQ_LEN + 1, SEQ_LEN + 1) == '1', string.sub(v, SEQ_LEN + 2)
 end
 
+-- Small counts as strings, each formatted once per call (a number in a
+-- concatenation is a sprintf: the most frequent cost of writing states).
+local NUM = {}
+local function num(n)
+  local v = NUM[n]
+  if not v then
+    v = string.format('%d', n)
+    NUM[n] = v
+  end
+  return v
+end
+
 local function group_ctx(rq, pol, now)
   return { rq = rq, pol = pol, now = now, st = {}, order = {}, conf = {}, vt = pol.group_vt, vt0 = pol.group_vt,
     gq_add = {}, gq_rem = {}, gof = {} }
@@ -42,24 +54,31 @@ end
 -- entry "<concurrency>,<rate max>,<rate ms>,<weight>" (-1 = the default).
 -- e is the time between starts at the rate, tau how far ahead a burst of
 -- `max` may run (0, 0 without a rate limit).
+local function limits_of(conc, rmax, rms, weight)
+  local e = 0
+  if rmax > 0 then e = rms / rmax end
+  return { conc = conc, e = e, tau = (rmax > 0) and (rmax - 1) * e or 0, weight = math.max(1, weight) }
+end
+
 local function group_limits(ctx, g)
   local c = ctx.conf[g]
   if c then return c end
   local p = ctx.pol
-  local conc, rmax, rms, weight = p.group_concurrency, p.group_rate_max, p.group_rate_ms, 1
-  if ctx.has_conf == nil then ctx.has_conf = redis.call('HLEN', ctx.rq.group_conf) > 0 end
+  if ctx.has_conf == nil then
+    ctx.has_conf = redis.call('HLEN', ctx.rq.group_conf) > 0
+    ctx.default = limits_of(p.group_concurrency, p.group_rate_max, p.group_rate_ms, 1)
+  end
+  c = ctx.default
   if ctx.has_conf then
     local v = redis.call('HGET', ctx.rq.group_conf, g)
     if v then
+      local conc, rmax, rms = p.group_concurrency, p.group_rate_max, p.group_rate_ms
       local a, b, d, w = string.match(v, '^(-?%d+),(-?%d+),(-?%d+),(%d+)$')
       if tonumber(a) >= 0 then conc = tonumber(a) end
       if tonumber(b) >= 0 then rmax, rms = tonumber(b), tonumber(d) end
-      weight = tonumber(w)
+      c = limits_of(conc, rmax, rms, tonumber(w))
     end
   end
-  local e = 0
-  if rmax > 0 then e = rms / rmax end
-  c = { conc = conc, e = e, tau = (rmax > 0) and (rmax - 1) * e or 0, weight = math.max(1, weight) }
   ctx.conf[g] = c
   return c
 end
@@ -121,21 +140,21 @@ local function groups_flush(ctx)
     local s = ctx.st[g]
     local c = group_limits(ctx, g)
     local to, sc = group_target(ctx, s, c)
-    if to == 't' and s.next_at then
-      push2(add.t, score(s.next_at), g) -- taken this call and still in turn: its next turn
+    if to == 't' and s.popped then
+      push2(add.t, score(s.next_at or s.turn_at), g) -- read off group_turn: back at its next turn (or the one it had)
     elseif to == 't' and s.at ~= 't' then
       push2(add.t, score(ctx.vt + 1 / c.weight), g)
       joined = true
     elseif (to == 'w' or to == 'i') then
       push2(add[to], score(sc), g)
     end
-    -- taken this call (s.popped): still in group_turn until here
-    local was = s.popped and 't' or s.at
+    -- read off group_turn this call (s.popped): in none of the sets now
+    local was = s.popped and '-' or s.at
     if was ~= to and rem[was] then rem[was][#rem[was] + 1] = g end
     if to == 'x' then
       hdel[#hdel + 1] = g
     else
-      push2(hset, g, s.w .. ',' .. s.r .. ',' .. score(s.tat) .. ',' .. to)
+      push2(hset, g, num(s.w) .. ',' .. num(s.r) .. ',' .. (s.tat == 0 and '0' or score(s.tat)) .. ',' .. to)
     end
   end
   if #ctx.gq_rem > 0 then redis.call('ZREM', rq.group_queue, unpack(ctx.gq_rem)) end
@@ -214,13 +233,16 @@ end
 -- (with their states) and taken in Lua; a group taken and still ready goes
 -- back among them at its next turn.
 local function groups_window(ctx, want)
-  local got = redis.call('ZRANGE', ctx.rq.group_turn, 0, want - 1, 'WITHSCORES')
+  local got = redis.call('ZPOPMIN', ctx.rq.group_turn, want)
   local w, gs = { all = #got < 2 * want, list = {} }, {}
   for i = 1, #got, 2 do
     w.list[#w.list + 1] = { g = got[i], at = tonumber(got[i + 1]) }
     gs[#gs + 1] = got[i]
   end
   groups_fetch(ctx, gs)
+  for _, e in ipairs(w.list) do ctx.st[e.g].turn_at = e.at end
+  -- out of group_turn now: each is written back where it belongs by groups_flush
+  for _, g in ipairs(gs) do ctx.st[g].popped = true end
   ctx.window = w
   return w
 end
@@ -244,7 +266,6 @@ local function group_take(ctx, g, at)
   local w = ctx.window
   table.remove(w.list, 1)
   local s, c = group_state(ctx, g), group_limits(ctx, g)
-  s.popped = true
   s.next_at = nil
   if not group_runnable(ctx, s, c) then return nil end -- groups_flush puts it where it belongs
   local from = s.last and ('(' .. s.last) or ('[' .. g .. '\0')

@@ -282,10 +282,10 @@ end
 -- 'retry' (a strict group keeps the slot until the retry runs: the group
 -- waits for it), 'back' (released or backed off: it will wait again at once),
 -- 'end' (completed, dead, cancelled). Returns true when a group may start a
--- job because of it.
+-- job because of it, and the jobs' group_of values (for ready_forget).
 local function ready_stopped(rq, ids, how)
   local gvals = groups_lookup(rq, ids)
-  if not gvals then return false end
+  if not gvals then return false, nil end
   local ctx = nil
   local hold = how == 'retry' and rq.pol.group_order == 0
   if #ids > 1 and not hold then ready_fetch_groups(ready_groups(rq), gvals, #ids) end
@@ -295,7 +295,7 @@ local function ready_stopped(rq, ids, how)
       group_stop(ctx, id, gvals[i], hold)
     end
   end
-  return ctx ~= nil and groups_flush(ctx)
+  return ctx ~= nil and groups_flush(ctx), gvals
 end
 
 -- A group's limits changed: it is put where they say; true when it may start a job now.
@@ -321,11 +321,12 @@ end
 
 -- Forgets the priorities and groups of jobs that are gone for good, or done
 -- with their group (completed, cancelled); a job that still held its group's
--- slot for a retry gives it back.
-local function ready_forget(rq, ids)
+-- slot for a retry gives it back. `gvals`: their group_of values when the
+-- caller has them (from ready_stopped), else looked up.
+local function ready_forget(rq, ids, gvals)
   if #ids == 0 then return false end
   if redis.call('HLEN', rq.priorities) > 0 then redis.call('HDEL', rq.priorities, unpack(ids)) end
-  local gvals = groups_lookup(rq, ids)
+  gvals = gvals or groups_lookup(rq, ids)
   if not gvals then return false end
   local ctx, gone = nil, {}
   for i, id in ipairs(ids) do
