@@ -56,7 +56,7 @@ local code
 local run = redis.call('HGET', K.runs, id)
 if redis.call('ZREM', K.leased, id) == 1 then
   redis.call('HSET', K.runs, id, (run or '0') .. ':cancelled')
-  if ready_stopped(rq, { id }, 'end') then wake(K.wake) end
+  if ready_stopped(rq, { id }, 'end') or (pol.max_running > 0 and ready_more(rq)) then wake(K.wake) end
   code = CODE.RUNNING
 elseif redis.call('ZREM', K.delayed, id) == 1 or ready_remove(rq, id) then
   code = CODE.OK

@@ -65,7 +65,8 @@ if A.dead then
   redis.call('ZADD', K.dead, now, A.id)
   event(ev, 'dead', A.id, attempt)
   dedup_release({ dedup = K.dedup, dedup_exp = K.dedup_exp }, A.dedup, A.id)
-  if ready_stopped(rq, { A.id }, 'end') then wake(K.wake) end
+  -- its group, or under max_running a slot of the queue, may let another job start
+  if ready_stopped(rq, { A.id }, 'end') or (pol.max_running > 0 and ready_more(rq)) then wake(K.wake) end
 else
   event(ev, 'retried', A.id, attempt)
   ready_stopped(rq, { A.id }, 'retry')

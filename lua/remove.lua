@@ -54,7 +54,11 @@ local rq = ready_keys({ ready = K.ready, prio = K.prio, priorities = K.prioritie
   group_queue = K.group_queue, group_turn = K.group_turn, group_wait = K.group_wait, group_idle = K.group_idle,
   groups = K.groups, group_conf = K.group_conf }, pol, now_ms(true))
 local woke = false
-if redis.call('ZREM', K.leased, id) == 1 then woke = ready_stopped(rq, { id }, 'end') else ready_remove(rq, id) end
+if redis.call('ZREM', K.leased, id) == 1 then
+  woke = ready_stopped(rq, { id }, 'end') or (pol.max_running > 0 and ready_more(rq))
+else
+  ready_remove(rq, id)
+end
 if ready_forget(rq, { id }) then woke = true end
 if woke then wake(K.wake) end
 redis.call('ZREM', K.delayed, id)

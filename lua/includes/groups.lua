@@ -129,7 +129,8 @@ end
 local function push2(t, a, b) t[#t + 1] = a; t[#t + 1] = b end
 
 -- Writes every group the call touched, each key in one command; returns true
--- when a group joined group_turn (a job may start because of it).
+-- when a group joined group_turn (a job may start because of it) or began
+-- to wait in group_wait (a worker must arm its due timer for it): worth a wake-up.
 local function groups_flush(ctx)
   local rq = ctx.rq
   local hset, hdel = {}, {}
@@ -147,6 +148,8 @@ local function groups_flush(ctx)
       joined = true
     elseif (to == 'w' or to == 'i') then
       push2(add[to], score(sc), g)
+      -- newly waiting for its rate or a back-off: a worker must learn when (its due timer)
+      if to == 'w' and s.at ~= 'w' then joined = true end
     end
     -- read off group_turn this call (s.popped): in none of the sets now
     local was = s.popped and '-' or s.at

@@ -274,6 +274,72 @@ describe('groups with the other features', () => {
   });
 });
 
+describe('group limits', () => {
+  it('a group\'s rate limit holds its next job until allowed, and a worker wakes for it then', async () => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    await q.setPolicy({ groups: { rateLimit: { max: 1, intervalMs: 300 } } });
+    const starts: number[] = [];
+    const ran = [deferred(), deferred(), deferred()];
+    s.trackWorker(new Worker<G>(s.name, (job) => {
+      starts.push(Date.now());
+      ran[job.data.i]!.resolve();
+    }, { connection: s.url, concurrency: 4 }));
+    await q.add({ g: 'x', i: 0 }, { group: 'x' });
+    await ran[0]!.promise;
+    // the group is idle, its rate state in use: a job added now waits for it, and no worker holds a timer yet
+    await q.add({ g: 'x', i: 1 }, { group: 'x' });
+    await q.add({ g: 'y', i: 2 }, { group: 'y' }); // another group is not held back
+    await ran[2]!.promise;
+    await ran[1]!.promise;
+    expect(starts[2]! - starts[0]!).toBeGreaterThanOrEqual(290);
+    expect(starts[2]! - starts[0]!).toBeLessThan(1500);
+    expect(starts[1]! - starts[0]!).toBeLessThan(290); // y started at once
+  });
+
+  it('a back-off of one group holds that group only', async () => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    const { BackOffError } = await import('kyoo');
+    await q.addBulk([{ data: { g: 'x', i: 0 }, opts: { group: 'x' } }, { data: { g: 'x', i: 1 }, opts: { group: 'x' } }]);
+    const runs: { d: string; at: number; attempt: number }[] = [];
+    let backedAt = 0;
+    const ydone = deferred();
+    const xdone = deferred();
+    s.trackWorker(new Worker<G>(s.name, (job) => {
+      runs.push({ d: `${job.data.g}${job.data.i}`, at: Date.now(), attempt: job.attempt });
+      if (job.data.g === 'x' && job.data.i === 0 && backedAt === 0) {
+        backedAt = Date.now();
+        throw new BackOffError(300, { scope: 'group' });
+      }
+      if (job.data.g === 'y') ydone.resolve();
+      if (job.data.g === 'x' && job.data.i === 1) xdone.resolve();
+    }, { connection: s.url, concurrency: 4 })).on('backedOff', () => void q.add({ g: 'y', i: 0 }, { group: 'y' }));
+    await ydone.promise;
+    await xdone.promise;
+    const y = runs.find((r) => r.d === 'y0')!;
+    expect(y.at - backedAt).toBeLessThan(290); // y was not held
+    const x = runs.filter((r) => r.d.startsWith('x'));
+    expect(x.map((r) => `${r.d}#${r.attempt}`)).toEqual(['x0#1', 'x0#1', 'x1#1']);
+    expect(x[1]!.at - backedAt).toBeGreaterThanOrEqual(290);
+  });
+
+  it('raising a group\'s concurrency lets its next job start at once', async () => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    await q.addBulk([0, 1].map((i) => ({ data: { g: 'x', i }, opts: { group: 'x' } })));
+    const second = deferred();
+    const release = deferred();
+    s.defer(() => release.resolve());
+    s.trackWorker(new Worker<G>(s.name, async (job) => {
+      if (job.data.i === 0) await release.promise;
+      else second.resolve();
+    }, { connection: s.url, concurrency: 4 }));
+    await waitFor(async () => (await q.groups.get('x')).running === 1, 5000, 'x0 running');
+    await q.groups.set('x', { concurrency: 2 });
+    await second.promise; // x1 starts while x0 still runs
+    expect((await q.groups.get('x')).running).toBe(2);
+    release.resolve();
+  });
+});
+
 describe('queue limits', () => {
   it('maxRunning: never more jobs running at once than the limit, across workers', async () => {
     const q = s.track(new Queue(s.name, { connection: s.url }));
