@@ -237,7 +237,7 @@ end
 -- back among them at its next turn.
 local function groups_window(ctx, want)
   local got = redis.call('ZPOPMIN', ctx.rq.group_turn, want)
-  local w, gs = { all = #got < 2 * want, list = {} }, {}
+  local w, gs = { all = #got < 2 * want, list = {}, i = 1 }, {}
   for i = 1, #got, 2 do
     w.list[#w.list + 1] = { g = got[i], at = tonumber(got[i + 1]) }
     gs[#gs + 1] = got[i]
@@ -253,12 +253,12 @@ end
 -- The group first in turn and its score (nil when none), among `want` at most.
 local function groups_head(ctx, want)
   local w = ctx.window
-  if w and #w.list == 0 and not w.all then
-    groups_flush(ctx) -- the taken ones leave group_turn before it is read again
+  if w and w.i > #w.list and not w.all then
+    groups_flush(ctx) -- the taken ones go back to group_turn before it is read again
     w = nil
   end
   w = w or groups_window(ctx, math.max(1, want))
-  local h = w.list[1]
+  local h = w.list[w.i]
   if not h then return nil end
   return h.g, h.at
 end
@@ -267,7 +267,7 @@ end
 -- none (its state was off: repaired when written).
 local function group_take(ctx, g, at)
   local w = ctx.window
-  table.remove(w.list, 1)
+  w.i = w.i + 1
   local s, c = group_state(ctx, g), group_limits(ctx, g)
   s.next_at = nil
   if not group_runnable(ctx, s, c) then return nil end -- groups_flush puts it where it belongs
@@ -286,11 +286,11 @@ local function group_take(ctx, g, at)
     local nxt = at + 1 / c.weight
     s.next_at = nxt
     -- back among the turns read, unless it falls past them (then it waits in group_turn)
-    local list, pos = w.list, nil
+    local list = w.list
     if w.all or (list[#list] and nxt <= list[#list].at) then
-      pos = #list + 1
-      for i, e in ipairs(list) do
-        if nxt < e.at then
+      local pos = #list + 1
+      for i = w.i, #list do
+        if nxt < list[i].at then
           pos = i
           break
         end
