@@ -25,9 +25,13 @@ if held ~= A.token then
   return CODE.LEASE_LOST
 end
 local attempt = run_attempts(held)
-redis.call('HSET', K.progress, A.id, string.format('%d,%d,', attempt, now_ms()) .. A.value)
+local at = now_ms()
 local max = read_policy(K.meta).events_max
 if max > 0 then
-  redis.call('XADD', K.events, 'MAXLEN', '~', max, '*', 'e', 'progress', 'j', A.id, 'a', attempt, 'p', A.value)
+  -- the report's time is its event's (the entry id's ms, which may be a ms past the clock read
+  -- above): a waiter that read the report and then hears its event knows it for the same one
+  local entry = redis.call('XADD', K.events, 'MAXLEN', '~', max, '*', 'e', 'progress', 'j', A.id, 'a', attempt, 'p', A.value)
+  at = tonumber(string.match(entry, '^(%d+)'))
 end
+redis.call('HSET', K.progress, A.id, string.format('%d,%d,', attempt, at) .. A.value)
 return CODE.OK
