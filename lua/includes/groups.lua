@@ -237,13 +237,15 @@ end
 -- back among them at its next turn.
 local function groups_window(ctx, want)
   local got = redis.call('ZPOPMIN', ctx.rq.group_turn, want)
-  local w, gs = { all = #got < 2 * want, list = {}, i = 1 }, {}
+  -- the turns as two arrays (group, score), walked by index
+  local w, gs, at = { all = #got < 2 * want, i = 1 }, {}, {}
   for i = 1, #got, 2 do
-    w.list[#w.list + 1] = { g = got[i], at = tonumber(got[i + 1]) }
     gs[#gs + 1] = got[i]
+    at[#at + 1] = tonumber(got[i + 1])
   end
+  w.g, w.at = gs, at
   groups_fetch(ctx, gs)
-  for _, e in ipairs(w.list) do ctx.st[e.g].turn_at = e.at end
+  for i, g in ipairs(gs) do ctx.st[g].turn_at = at[i] end
   -- out of group_turn now: each is written back where it belongs by groups_flush
   for _, g in ipairs(gs) do ctx.st[g].popped = true end
   ctx.window = w
@@ -253,14 +255,14 @@ end
 -- The group first in turn and its score (nil when none), among `want` at most.
 local function groups_head(ctx, want)
   local w = ctx.window
-  if w and w.i > #w.list and not w.all then
+  if w and w.i > #w.g and not w.all then
     groups_flush(ctx) -- the taken ones go back to group_turn before it is read again
     w = nil
   end
   w = w or groups_window(ctx, math.max(1, want))
-  local h = w.list[w.i]
-  if not h then return nil end
-  return h.g, h.at
+  local i = w.i
+  if i > #w.g then return nil end
+  return w.g[i], w.at[i]
 end
 
 -- Takes the first job of the group first in turn (its score `at`); nil when
@@ -286,16 +288,17 @@ local function group_take(ctx, g, at)
     local nxt = at + 1 / c.weight
     s.next_at = nxt
     -- back among the turns read, unless it falls past them (then it waits in group_turn)
-    local list = w.list
-    if w.all or (list[#list] and nxt <= list[#list].at) then
-      local pos = #list + 1
-      for i = w.i, #list do
-        if nxt < list[i].at then
+    local n = #w.g
+    if w.all or (n > 0 and nxt <= w.at[n]) then
+      local pos = n + 1
+      for i = w.i, n do
+        if nxt < w.at[i] then
           pos = i
           break
         end
       end
-      table.insert(list, pos, { g = g, at = nxt })
+      table.insert(w.g, pos, g)
+      table.insert(w.at, pos, nxt)
     end
   end
   return string.sub(m, #g + SEQ_LEN + 3)

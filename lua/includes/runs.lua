@@ -21,5 +21,9 @@ local function keep_hashtable(hash_key) redis.call('HSETNX', hash_key, SENTINEL,
 local function keep_skiplist(zset_key) redis.call('ZADD', zset_key, 'NX', 'inf', SENTINEL) end
 
 -- A score as Redis should store it: Lua would print only 14 digits, losing
--- the sub-millisecond part of a time.
-local function score(x) return string.format('%.17g', x) end
+-- the sub-millisecond part of a time (a whole number below 10^14 it prints
+-- exactly, and faster).
+local function score(x)
+  if x % 1 == 0 and x < 1e14 and x > -1e14 then return tostring(x) end
+  return string.format('%.17g', x)
+end
