@@ -285,7 +285,7 @@ end
 -- job because of it, and the jobs' group_of values (for ready_forget).
 local function ready_stopped(rq, ids, how)
   local gvals = groups_lookup(rq, ids)
-  if not gvals then return false, nil end
+  if not gvals then return false, false end
   local ctx = nil
   local hold = how == 'retry' and rq.pol.group_order == 0
   if #ids > 1 and not hold then ready_fetch_groups(ready_groups(rq), gvals, #ids) end
@@ -322,11 +322,11 @@ end
 -- Forgets the priorities and groups of jobs that are gone for good, or done
 -- with their group (completed, cancelled); a job that still held its group's
 -- slot for a retry gives it back. `gvals`: their group_of values when the
--- caller has them (from ready_stopped), else looked up.
+-- caller has them (from ready_stopped: false when no job has a group), else looked up.
 local function ready_forget(rq, ids, gvals)
   if #ids == 0 then return false end
   if redis.call('HLEN', rq.priorities) > 0 then redis.call('HDEL', rq.priorities, unpack(ids)) end
-  gvals = gvals or groups_lookup(rq, ids)
+  if gvals == nil then gvals = groups_lookup(rq, ids) end
   if not gvals then return false end
   local ctx, gone = nil, {}
   for i, id in ipairs(ids) do
