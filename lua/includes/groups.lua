@@ -7,11 +7,20 @@
 -- deleted, "<seq><held><group>" (held '1': a failed job waiting for its retry
 -- keeps its group's slot, so the group waits for it: strict order).
 --
--- `groups` holds per group "<waiting>,<running>,<tat>,<place>": jobs in
--- group_queue, jobs holding a slot (leased, or held for a retry), the
--- group's rate state (GCRA: the theoretical arrival time, ms; a back-off
--- pushes it), and which of the sets below holds the group (t, w, i, or -
--- for none), so that writes go only where something changes. A group with a
+-- `groups` holds per group "<waiting>,<running>,<tat>,<place>,<head>": jobs in
+-- group_queue, jobs holding a slot (leased, held for a retry, or the fast
+-- path's next job in the ready list), the group's rate state (GCRA: the
+-- theoretical arrival time, ms; a back-off pushes it), which of the sets
+-- below holds the group (t, w, i, or - for none), so that writes go only
+-- where something changes, and on the fast path the id of the job that
+-- holds the slot from the ready list ('' for none; readers count it as
+-- waiting until it is leased).
+--
+-- The fast path: a group with the default limits (concurrency 1, no rate,
+-- weight 1) is never in group_turn. When its slot frees, its next job joins
+-- the plain ready list, where jobs without a group wait too: a lease takes
+-- it as any other job (no group work), and the groups take turns in the
+-- list's order, each re-joining at the back when its job ends. A group with a
 -- job waiting, a free slot and its next start allowed is in `group_turn`,
 -- scored by virtual time: a lease takes the lowest, and each start costs the
 -- group 1/weight, so groups take turns (a group that becomes ready joins the
@@ -47,7 +56,7 @@ end
 
 local function group_ctx(rq, pol, now)
   return { rq = rq, pol = pol, now = now, st = {}, order = {}, conf = {}, vt = pol.group_vt, vt0 = pol.group_vt,
-    gq_add = {}, gq_rem = {}, gof = {} }
+    gq_add = {}, gq_rem = {}, gof = {}, advanced = {} }
 end
 
 -- The group's limits: the policy's defaults, overridden by its `group_conf`
@@ -57,7 +66,9 @@ end
 local function limits_of(conc, rmax, rms, weight)
   local e = 0
   if rmax > 0 then e = rms / rmax end
-  return { conc = conc, e = e, tau = (rmax > 0) and (rmax - 1) * e or 0, weight = math.max(1, weight) }
+  weight = math.max(1, weight)
+  -- one at a time, no rate, the usual share: its next job simply joins the ready list (the fast path)
+  return { conc = conc, e = e, tau = (rmax > 0) and (rmax - 1) * e or 0, weight = weight, simple = conc == 1 and e == 0 and weight == 1 }
 end
 
 local function group_limits(ctx, g)
@@ -84,10 +95,10 @@ local function group_limits(ctx, g)
 end
 
 local function group_new_state(ctx, g, v)
-  local s = { w = 0, r = 0, tat = 0, at = '-' }
+  local s = { w = 0, r = 0, tat = 0, at = '-', head = '' }
   if v then
-    local w, r, t, at = string.match(v, '^(%d+),(%d+),([^,]+),(.)$')
-    if w then s.w, s.r, s.tat, s.at = tonumber(w), tonumber(r), tonumber(t), at end
+    local w, r, t, at, head = string.match(v, '^(%d+),(%d+),([^,]+),(.),(.*)$')
+    if w then s.w, s.r, s.tat, s.at, s.head = tonumber(w), tonumber(r), tonumber(t), at, head end
   end
   ctx.st[g] = s
   ctx.order[#ctx.order + 1] = g
@@ -117,6 +128,10 @@ end
 -- its rate state in use, by when it is spent) or '-' (its slots are full: a
 -- finishing job places it again).
 local function group_target(ctx, s, c)
+  if c.simple and s.tat <= ctx.now then
+    if s.w <= 0 and s.r <= 0 then return 'x', 0 end
+    return '-', 0 -- its next job is in the ready list (or running), the rest wait in group_queue
+  end
   if s.w <= 0 and s.r <= 0 then
     if s.tat <= ctx.now then return 'x', 0 end
     return 'i', s.tat
@@ -137,9 +152,27 @@ local function groups_flush(ctx)
   local add = { t = {}, w = {}, i = {} }
   local rem = { t = {}, w = {}, i = {} }
   local joined = false
+  if #ctx.gq_add > 0 then
+    redis.call('ZADD', rq.group_queue, unpack(ctx.gq_add))
+    ctx.gq_add = {}
+  end
   for _, g in ipairs(ctx.order) do
     local s = ctx.st[g]
     local c = group_limits(ctx, g)
+    if c.simple and s.tat <= ctx.now and s.r <= 0 and s.w > 0 then
+      -- the fast path: the group's slot is free, its next job joins the ready list
+      local from = s.last and ('(' .. s.last) or ('[' .. g .. '\0')
+      local m = redis.call('ZRANGEBYLEX', rq.group_queue, from, '(' .. g .. '\1', 'LIMIT', 0, 1)[1]
+      if m then
+        ctx.gq_rem[#ctx.gq_rem + 1] = m
+        s.w, s.r = s.w - 1, 1
+        s.head = string.sub(m, #g + SEQ_LEN + 3)
+        ctx.advanced[#ctx.advanced + 1] = s.head
+        joined = true
+      else
+        s.w = 0
+      end
+    end
     local to, sc = group_target(ctx, s, c)
     if to == 't' and s.popped then
       push2(add.t, score(s.next_at or s.turn_at), g) -- read off group_turn: back at its next turn (or the one it had)
@@ -157,11 +190,10 @@ local function groups_flush(ctx)
     if to == 'x' then
       hdel[#hdel + 1] = g
     else
-      push2(hset, g, num(s.w) .. ',' .. num(s.r) .. ',' .. (s.tat == 0 and '0' or score(s.tat)) .. ',' .. to)
+      push2(hset, g, num(s.w) .. ',' .. num(s.r) .. ',' .. (s.tat == 0 and '0' or score(s.tat)) .. ',' .. to .. ',' .. s.head)
     end
   end
   if #ctx.gq_rem > 0 then redis.call('ZREM', rq.group_queue, unpack(ctx.gq_rem)) end
-  if #ctx.gq_add > 0 then redis.call('ZADD', rq.group_queue, unpack(ctx.gq_add)) end
   if #ctx.gof > 0 then redis.call('HSET', rq.group_of, unpack(ctx.gof)) end
   if #hset > 0 then redis.call('HSET', rq.groups, unpack(hset)) end
   if #hdel > 0 then redis.call('HDEL', rq.groups, unpack(hdel)) end
@@ -183,15 +215,24 @@ end
 
 -- A grouped job becomes ready: it takes its place in its group (by its seq);
 -- a held one gives its slot back, as it now waits like the others.
+-- Returns true when the job goes straight to the ready list instead (a
+-- group on the fast path whose slot is free, or the job holds it): the
+-- caller pushes it there.
 local function group_enter(ctx, id, v)
   local seq, held, g = group_parse(v)
+  local s, c = group_state(ctx, g), group_limits(ctx, g)
+  if c.simple and s.tat <= ctx.now and (held or (s.r <= 0 and s.w <= 0)) then
+    if held then push2(ctx.gof, id, seq .. '0' .. g) else s.r = s.r + 1 end
+    s.head = id -- in the ready list, holding the slot (reported as waiting until it is leased)
+    return true
+  end
   push2(ctx.gq_add, 0, g .. '\0' .. seq .. '\0' .. id)
-  local s = group_state(ctx, g)
   s.w = s.w + 1
   if held then
     s.r = s.r - 1
     push2(ctx.gof, id, seq .. '0' .. g)
   end
+  return false
 end
 
 -- A waiting grouped job leaves its group (cancel, remove); true when it was there.
@@ -205,13 +246,19 @@ end
 
 -- A grouped job stops running, or a held one is gone: `hold` keeps its slot
 -- (a strict retry), else the slot frees.
-local function group_stop(ctx, id, v, hold)
+local function group_stop(ctx, id, v, hold, back)
   local seq, held, g = group_parse(v)
+  -- on the fast path a job given back keeps its group's slot: it goes back to the ready list ahead of the rest
+  if back and not hold then
+    local c = group_limits(ctx, g)
+    hold = c.simple and group_state(ctx, g).tat <= ctx.now
+  end
+  local s = group_state(ctx, g)
+  if s.head == id then s.head = '' end -- held for a retry or given back: counted as running until it is in the ready list again
   if hold then
     if not held then push2(ctx.gof, id, seq .. '1' .. g) end
     return
   end
-  local s = group_state(ctx, g)
   s.r = s.r - 1
   if held then push2(ctx.gof, id, seq .. '0' .. g) end
 end

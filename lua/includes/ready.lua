@@ -64,6 +64,44 @@ local function ready_assign(rq, plans)
   redis.call('HSET', rq.group_of, unpack(args))
 end
 
+-- Appends jobs without a group (or the next job of a group on the fast
+-- path) at the back of their priority. `prios`: their priorities, nil to
+-- look them up. Returns true (a job may start: worth a wake-up).
+local function ready_push_plain(rq, ids, prios)
+  prios = prios or ready_priorities(rq, ids)
+  local now, aging_ms = rq.now, rq.pol.aging_ms
+  local zc = redis.call('ZCARD', rq.prio)
+  local list, z = {}, {}
+  for i, id in ipairs(ids) do
+    local p = prios[i]
+    if p == 0 and zc == 0 and #z == 0 then
+      list[#list + 1] = id
+    else
+      -- 1 µs apart keeps one call's jobs in their order
+      z[#z + 1] = score(now - p * aging_ms + (#z / 2) * 0.001); z[#z + 1] = id
+    end
+  end
+  if #list > 0 then redis.call('RPUSH', rq.ready, unpack(list)) end
+  if #z > 0 then
+    if zc == 0 then redis.call('HSET', rq.meta, 'list_until', score(now)) end
+    redis.call('ZADD', rq.prio, unpack(z))
+  end
+  return true
+end
+
+-- Writes the group work of the call; the next jobs of fast-path groups whose
+-- slot freed join the ready list. True when a job may start because of it.
+local function ready_flush(rq, ctx)
+  local joined = groups_flush(ctx)
+  local adv = ctx.advanced
+  if #adv > 0 then
+    ctx.advanced = {}
+    ready_push_plain(rq, adv, nil)
+    joined = true
+  end
+  return joined
+end
+
 -- The groups of the grouped ones among `gvals` (group_of values), their
 -- states read in one call.
 local function ready_fetch_groups(ctx, gvals, n)
@@ -87,12 +125,13 @@ local function ready_enter_groups(rq, ids, gvals)
   for i, id in ipairs(ids) do
     if gvals[i] then
       ctx = ctx or ready_groups(rq)
-      group_enter(ctx, id, gvals[i])
+      -- a group on the fast path sends its next job to the ready list as it is
+      if group_enter(ctx, id, gvals[i]) then rest[#rest + 1] = id end
     else
       rest[#rest + 1] = id
     end
   end
-  return rest, ctx ~= nil and groups_flush(ctx)
+  return rest, ctx ~= nil and ready_flush(rq, ctx)
 end
 
 -- Appends `ids` at the back of their priority (or their group), in order.
@@ -104,26 +143,7 @@ local function ready_push(rq, ids, prios, gvals)
   local rest, joined = ready_enter_groups(rq, ids, gvals)
   if #rest == 0 then return joined end
   if #rest < #ids then prios = nil end
-  ids = rest
-  prios = prios or ready_priorities(rq, ids)
-  local now, aging_ms = rq.now, rq.pol.aging_ms
-  local zc = redis.call('ZCARD', rq.prio)
-  local list, z = {}, {}
-  for i, id in ipairs(ids) do
-    local p = prios[i]
-    if p == 0 and zc == 0 and #z == 0 then
-      list[#list + 1] = id
-    else
-      -- 1 µs apart keeps one call's jobs in their order
-      z[#z + 1] = score(now - p * aging_ms + (#z / 2) * 0.001); z[#z + 1] = id
-    end
-  end
-  if #list > 0 then redis.call('RPUSH', rq.ready, unpack(list)) end
-  if #z > 0 then
-    if zc == 0 then redis.call('HSET', rq.meta, 'list_until', score(now)) end
-    redis.call('ZADD', rq.prio, unpack(z))
-  end
-  return true
+  return ready_push_plain(rq, rest, prios)
 end
 
 -- Puts `ids` back at the very front, in order (jobs released at shutdown or
@@ -218,7 +238,9 @@ local function ready_pop(rq, n, leased_key)
   local at
   n, at = ready_allowance(rq, n, leased_key)
   if n <= 0 then return {}, at end
-  if redis.call('HLEN', rq.groups) == 0 then
+  -- no group in turn or waiting (none, or all on the fast path, their next jobs in the ready list)
+  if redis.call('HLEN', rq.groups) == 0 or redis.call('ZCARD', rq.group_turn) + redis.call('ZCARD', rq.group_wait)
+      + redis.call('ZCARD', rq.group_idle) == 0 then
     local out = ready_pop_plain(rq, n)
     ready_started(rq, #out)
     return out, at
@@ -250,7 +272,7 @@ local function ready_pop(rq, n, leased_key)
     end
   end
   if lane ~= rq.pol.lane_vt then redis.call('HSET', rq.meta, 'lane_vt', score(lane)) end
-  groups_flush(ctx)
+  ready_flush(rq, ctx)
   ready_started(rq, #out)
   return out, at
 end
@@ -272,7 +294,12 @@ local function ready_remove(rq, id)
   if gv and gv[1] then
     local ctx = ready_groups(rq)
     local was = group_leave(ctx, id, gv[1])
-    groups_flush(ctx)
+    if not was and redis.call('ZREM', rq.prio, id) + redis.call('LREM', rq.ready, 1, id) > 0 then
+      -- the next job of a fast-path group, in the ready list: its slot frees
+      was = true
+      group_stop(ctx, id, gv[1], false)
+    end
+    ready_flush(rq, ctx)
     return was
   end
   return redis.call('ZREM', rq.prio, id) + redis.call('LREM', rq.ready, 1, id) > 0
@@ -292,10 +319,10 @@ local function ready_stopped(rq, ids, how)
   for i, id in ipairs(ids) do
     if gvals[i] then
       ctx = ctx or ready_groups(rq)
-      group_stop(ctx, id, gvals[i], hold)
+      group_stop(ctx, id, gvals[i], hold, how == 'back')
     end
   end
-  return ctx ~= nil and groups_flush(ctx), gvals
+  return ctx ~= nil and ready_flush(rq, ctx), gvals
 end
 
 -- A group's limits changed: it is put where they say; true when it may start a job now.
@@ -303,7 +330,7 @@ local function ready_group_changed(rq, g)
   if redis.call('HEXISTS', rq.groups, g) == 0 then return false end
   local ctx = ready_groups(rq)
   group_state(ctx, g)
-  return groups_flush(ctx)
+  return ready_flush(rq, ctx)
 end
 
 -- A back-off of a grouped job's group: the job goes back to its place, and
@@ -313,9 +340,11 @@ local function ready_hold_group(rq, id, until_ms)
   if not (gv and gv[1]) then return false end
   local ctx = ready_groups(rq)
   local _, _, g = group_parse(gv[1])
+  -- on the fast path the job waits out the back-off as a delayed job, keeping its group's slot
+  if group_limits(ctx, g).simple then return false end
   group_enter(ctx, id, gv[1])
   group_hold_until(ctx, g, until_ms)
-  groups_flush(ctx)
+  ready_flush(rq, ctx)
   return true
 end
 
@@ -341,5 +370,5 @@ local function ready_forget(rq, ids, gvals)
     end
   end
   if #gone > 0 then redis.call('HDEL', rq.group_of, unpack(gone)) end
-  return ctx ~= nil and groups_flush(ctx)
+  return ctx ~= nil and ready_flush(rq, ctx)
 end

@@ -76,7 +76,8 @@ export class Groups {
   async get(group: string): Promise<GroupDetail> {
     checkGroup('group', group);
     const [state, conf] = (await execValues(this.redis().multi().hget(this.keys.groups, group).hget(this.keys.group_conf, group))) as [string | null, string | null];
-    return { ...parseState(group, state), own: parseConf(conf) };
+    const [info] = await this.resolve([parseState(group, state)]);
+    return { ...info!, own: parseConf(conf) };
   }
 
   /** Groups that have a job waiting or running, a page at a time (in no particular order). */
@@ -89,13 +90,31 @@ export class Groups {
     if (!/^\d+$/.test(cursor)) cursor = '0';
     do {
       const [next, flat] = await this.redis().hscan(this.keys.groups, cursor, 'COUNT', Math.min(1000, count));
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const g = parseState(flat[i]!, flat[i + 1]!);
-        if (g.waiting > 0 || g.running > 0) groups.push(g);
-      }
+      const page: State[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) page.push(parseState(flat[i]!, flat[i + 1]!));
+      for (const g of await this.resolve(page)) if (g.waiting > 0 || g.running > 0) groups.push(g);
       cursor = next;
     } while (cursor !== '0' && groups.length < count);
     return cursor === '0' ? { groups } : { groups, cursor };
+  }
+
+  /**
+   * A group on the fast path keeps the job that holds its slot in the ready
+   * list (`head`): it counts as waiting until it is leased. One ZSCORE per
+   * such group, in one round trip.
+   */
+  private async resolve(states: State[]): Promise<GroupInfo[]> {
+    const withHead = states.filter((s) => s.head !== '');
+    const leased = new Set<string>();
+    if (withHead.length > 0) {
+      const multi = this.redis().multi();
+      for (const s of withHead) multi.zscore(this.keys.leased, s.head);
+      const scores = (await execValues(multi)) as (string | null)[];
+      withHead.forEach((s, i) => scores[i] !== null && leased.add(s.group));
+    }
+    return states.map(({ group, waiting, running, head }) => (head === '' || leased.has(group)
+      ? { group, waiting, running }
+      : { group, waiting: waiting + 1, running: Math.max(0, running - 1) }));
   }
 
   /** How many groups have a job waiting or running (or rate state still in use). */
@@ -104,9 +123,12 @@ export class Groups {
   }
 }
 
-function parseState(group: string, v: string | null): GroupInfo {
-  const m = v ? /^(-?\d+),(-?\d+),/.exec(v) : null;
-  return { group, waiting: m ? Math.max(0, Number(m[1])) : 0, running: m ? Math.max(0, Number(m[2])) : 0 };
+type State = GroupInfo & { head: string };
+
+/** A `groups` entry: `<waiting>,<running>,<rate tat>,<place>,<head>` (lua/includes/groups.lua). */
+function parseState(group: string, v: string | null): State {
+  const m = v ? /^(-?\d+),(-?\d+),[^,]*,.,([\s\S]*)$/.exec(v) : null;
+  return { group, waiting: m ? Math.max(0, Number(m[1])) : 0, running: m ? Math.max(0, Number(m[2])) : 0, head: m?.[3] ?? '' };
 }
 
 function parseConf(v: string | null): GroupDetail['own'] {
