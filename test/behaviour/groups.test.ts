@@ -108,6 +108,31 @@ describe('ordered groups', () => {
     expect(t.orderOf('small')).toEqual(Array.from({ length: 10 }, (_, i) => i));
   });
 
+  it('with the default limits, groups take turns through the ready list: none gets two jobs ahead', async () => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    // 50 groups of 10, added group after group (the worst order for a plain FIFO)
+    for (let g = 0; g < 50; g++) await q.addBulk(Array.from({ length: 10 }, (_, i) => ({ data: { g: `g${g}`, i }, opts: { group: `g${g}` } })));
+    // the default limits: each group's next job is in the ready list, the rest wait in its group
+    expect(await q.counts()).toMatchObject({ ready: 500 });
+    expect(await q.groups.get('g7')).toMatchObject({ waiting: 10, running: 0 });
+    const t = new Tracker();
+    const done = deferred();
+    s.trackWorker(new Worker<G>(s.name, async (job) => {
+      t.begin(job.data);
+      await pause(1);
+      t.end(job.data);
+      if (t.started.length === 500) done.resolve();
+    }, { connection: s.url, concurrency: 10 }));
+    await done.promise;
+    const at = new Map(t.started.map((d, n) => [`${d.g}/${d.i}`, n]));
+    for (let g = 0; g < 50; g++) {
+      expect(t.orderOf(`g${g}`)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      expect(t.most.get(`g${g}`)).toBe(1);
+      // the k-th job of every group starts before the (k+2)-th of any other
+      for (let k = 0; k + 2 < 10; k++) for (let h = 0; h < 50; h++) expect(at.get(`g${g}/${k}`)!).toBeLessThan(at.get(`g${h}/${k + 2}`)!);
+    }
+  });
+
   it('gives a group of weight 3 three starts for each of a group of weight 1', async () => {
     const q = s.track(new Queue<G>(s.name, { connection: s.url }));
     await q.setPolicy({ groups: { concurrency: 0 } });
