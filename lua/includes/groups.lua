@@ -20,8 +20,9 @@
 -- weight 1) is never in group_turn. When its slot frees, its next job joins
 -- the plain ready list, where jobs without a group wait too: a lease takes
 -- it as any other job (no group work), and the groups take turns in the
--- list's order, each re-joining at the back when its job ends. A group with a
--- job waiting, a free slot and its next start allowed is in `group_turn`,
+-- list's order, each re-joining at the back when its job ends.
+--
+-- Any other group with a job waiting, a free slot and its next start allowed is in `group_turn`,
 -- scored by virtual time: a lease takes the lowest, and each start costs the
 -- group 1/weight, so groups take turns (a group that becomes ready joins the
 -- back of the current round). One whose next start is not allowed yet is in
