@@ -142,20 +142,18 @@ export function policyFields(policy: unknown): { field: string; value: number }[
   if (p.priorityAgingMs !== undefined) put('priorityAgingMs', 'policy.priorityAgingMs', p.priorityAgingMs);
   if (p.eventsMaxLen !== undefined) put('eventsMaxLen', 'policy.eventsMaxLen', p.eventsMaxLen);
   if (p.maxRunning !== undefined) put('maxRunning', 'policy.maxRunning', p.maxRunning);
-  if (p.rateLimit !== undefined) {
-    const r = rateLimit('policy.rateLimit', p.rateLimit);
-    put('rateMax', 'policy.rateLimit.max', r.max);
-    put('rateMs', 'policy.rateLimit.intervalMs', r.intervalMs);
-  }
+  // a rate limit is two fields: its max and its interval
+  const putRate = (max: PolicyOption, ms: PolicyOption, name: string, value: unknown): void => {
+    const r = rateLimit(name, value);
+    put(max, `${name}.max`, r.max);
+    put(ms, `${name}.intervalMs`, r.intervalMs);
+  };
+  if (p.rateLimit !== undefined) putRate('rateMax', 'rateMs', 'policy.rateLimit', p.rateLimit);
   if (p.groups !== undefined) {
     const g = checkObject<GroupPolicy>('policy.groups', p.groups);
     checkKnownKeys('policy.groups', g, ['concurrency', 'rateLimit', 'order']);
     if (g.concurrency !== undefined) put('groupConcurrency', 'policy.groups.concurrency', g.concurrency);
-    if (g.rateLimit !== undefined) {
-      const r = rateLimit('policy.groups.rateLimit', g.rateLimit);
-      put('groupRateMax', 'policy.groups.rateLimit.max', r.max);
-      put('groupRateMs', 'policy.groups.rateLimit.intervalMs', r.intervalMs);
-    }
+    if (g.rateLimit !== undefined) putRate('groupRateMax', 'groupRateMs', 'policy.groups.rateLimit', g.rateLimit);
     if (g.order !== undefined) {
       if (g.order !== 'strict' && g.order !== 'relaxed') throw new InvalidOptionError('policy.groups.order', `expected 'strict' or 'relaxed', got ${JSON.stringify(String(g.order)).slice(0, 40)}`);
       put('groupOrder', 'policy.groups.order', g.order === 'strict' ? 0 : 1);
