@@ -24,7 +24,8 @@ local now = now_ms()
 local cursor = redis.call('HSCAN', K.workers, 0, 'COUNT', 20)
 local drop = {}
 for i = 1, #cursor[2], 2 do
-  local untl = tonumber(string.match(cursor[2][i + 1], ',(%d+)$'))
+  -- "<busy>,<slots>,<until>[,<seen>]" (includes/workers.lua; older workers wrote no `seen`)
+  local untl = tonumber(string.match(cursor[2][i + 1], '^%d+,%d+,(%d+)'))
   if untl and untl < now then drop[#drop + 1] = cursor[2][i] end
 end
 if #drop > 0 then redis.call('HDEL', K.workers, unpack(drop)) end

@@ -12,4 +12,5 @@ local CODE = {
   DEDUPLICATED = 8, -- enqueue: a job holds this dedup key; its id is returned (debounce: its data and run-at were replaced)
   RUNNING = 9,      -- cancel: the job is running; it is cancelled, and its worker's signal fires at its next heartbeat
   STALE = 10,       -- schedule-fire / schedule-pause: the schedule is not as the caller read it (another firer won, it was changed, paused or removed); replay / purge: the job is dead, but not in the death the caller saw (replayed and dead again since); redrive: the task is not the caller's (replaced) or is still being prepared; nothing changed
+  NOT_DELAYED = 11, -- run-now: the job exists but waits for no run-at (it is ready, running or has ended); nothing changed
 }

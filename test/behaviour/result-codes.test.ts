@@ -178,6 +178,15 @@ const PROVOKE: Record<string, () => Promise<void>> = {
     // still delayed, due a minute after it was added (Redis's clock)
     expect(Number(await s.admin.zscore(s.keys.delayed, 'delayed'))).toBeGreaterThan((await s.redisNow()) + 50_000);
   },
+  NOT_DELAYED: async () => {
+    await enqueue(['waiting']);
+    await s.call('enqueue', { allOrNothing: false, reserve: 0, jobs: [enqueueEntry('later', record({}), { delay: 60_000 })] });
+    expect(await s.call('runNow', { ids: [{ id: 'waiting' }, { id: 'later' }, { id: 'later' }, { id: 'nobody' }] }))
+      .toEqual([ResultCode.NOT_DELAYED, ResultCode.OK, ResultCode.NOT_DELAYED, ResultCode.NOT_FOUND]);
+    // the delayed one is ready now, behind the job that was waiting; the waiting one is where it was
+    expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(['waiting', 'later']);
+    expect(await s.admin.zcard(s.keys.delayed)).toBe(0);
+  },
   DONE_ALREADY: async () => {
     await s.policy({ keepCompleted: { count: 100 } });
     await enqueue(['a'], ['b']);

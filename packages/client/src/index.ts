@@ -48,5 +48,8 @@ export {
   HISTOGRAM_BOUNDS_MS,
 } from '@kyoo/core';
 export { Groups } from './groups.js';
+export { Jobs } from './jobs.js';
+export type { JobListPage, JobQuery, JobSearchPage, RunNowResult } from './jobs.js';
+export type { WorkerInfo } from './workers.js';
 export type { GroupLimits, GroupInfo, GroupDetail, GroupPage } from './groups.js';
 export type { MissedPolicy, KyooErrorCode, JobError, BackoffOptions, ConnectionOption, ClusterConnectionOptions, QueuePolicy, ResolvedQueuePolicy, RateLimit, GroupPolicy, JsonValue, JobProgress } from '@kyoo/core';

@@ -30,6 +30,8 @@ import { execValues } from './exec.js';
 import { resolveDurability, type DurabilityOptions } from './durability.js';
 import { DeadLetters } from './dead-letters.js';
 import { Groups } from './groups.js';
+import { Jobs } from './jobs.js';
+import { readWorkers, type WorkerInfo } from './workers.js';
 import { readJob, type JobInfo } from './job-info.js';
 import { Schedules } from './schedules.js';
 import { checkStatsOptions, readStats, type QueueStats, type StatsOptions } from './stats.js';
@@ -117,6 +119,8 @@ export class Queue<T = unknown> {
   readonly schedules: Schedules<T>;
   /** The queue's groups (jobs added with a `group`): their own limits, what waits and runs in each. */
   readonly groups: Groups;
+  /** The queue's jobs by state: counts, pages, bounded searches, run delayed jobs now. */
+  readonly jobs: Jobs;
 
   private readonly conn: OwnedConnection;
   private readonly scripts: Scripts;
@@ -145,6 +149,7 @@ export class Queue<T = unknown> {
     const queue = { name, prefix: o.prefix ?? DEFAULT_PREFIX, defaults: this.defaults, maxPayloadBytes: this.maxPayloadBytes };
     this.schedules = new Schedules<T>(() => this.redis(), this.keys, this.scripts, queue);
     this.groups = new Groups(() => this.redis(), this.keys, this.scripts);
+    this.jobs = new Jobs(() => this.redis(), this.keys, this.scripts);
     this.results = new ResultWaiter(() => this.redis(), this.keys);
     this.tracing = new SendTracing(name);
     void otel.load();
@@ -282,6 +287,16 @@ export class Queue<T = unknown> {
     const k = this.keys;
     const n = await execValues(this.redis().multi().hlen(k.jobs).hlen(k.meta).hlen(k.schedules));
     return n.some((v) => Number(v) > 0);
+  }
+
+  /**
+   * The workers the queue has heard from (each lease and ack call says how
+   * many of its slots are busy), most recently seen first.
+   * @example
+   * const gone = (await queue.workers()).filter((w) => !w.alive)
+   */
+  async workers(): Promise<WorkerInfo[]> {
+    return readWorkers(this.redis(), this.keys);
   }
 
   /** Stops all workers of this queue from leasing new jobs. Adds still work; running jobs finish. */

@@ -29,4 +29,6 @@ export enum ResultCode {
    * redrive: the task is not the caller's (another replaced it) or is still being prepared. Nothing changed.
    */
   STALE = 10,
+  /** run-now: the job exists but waits for no run-at (it is ready, running or has ended); nothing changed. */
+  NOT_DELAYED = 11,
 }

@@ -8,11 +8,12 @@ export interface Logger {
 }
 
 /** Debug loggers under the `kyoo:*` namespaces (enable with `DEBUG=kyoo:*`). */
-export const log: { readonly client: Logger; readonly worker: Logger; readonly scripts: Logger; readonly schedules: Logger } = {
+export const log: { readonly client: Logger; readonly worker: Logger; readonly scripts: Logger; readonly schedules: Logger; readonly dashboard: Logger } = {
   client: createDebug('kyoo:client'),
   worker: createDebug('kyoo:worker'),
   scripts: createDebug('kyoo:scripts'),
   schedules: createDebug('kyoo:schedules'),
+  dashboard: createDebug('kyoo:dashboard'),
 };
 
 /** Shortens a value for a log line so that payloads never flood the output. */

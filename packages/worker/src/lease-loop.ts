@@ -24,6 +24,8 @@ export interface LoopDeps {
   readonly concurrency: number;
   readonly leaseMs: number;
   readonly maxIdleMs: number;
+  /** The worker's id: the first part of each lease call's nonce, so a token names its holder. */
+  readonly workerId: string;
   /** What the worker says of its slots with each call (lua/includes/workers.lua). */
   slots(): string;
   lease(args: ScriptArgs<'lease'>): Promise<LeaseReply>;
@@ -179,8 +181,9 @@ export class LeaseLoop {
   }
 
   private async call(acks: PendingAck[], want: number): Promise<LeaseReply> {
-    // the nonce keeps tokens unique if a failover rolls the fence counter back (docs/design/011)
-    const common = { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: nonce(), worker: this.d.slots() };
+    // the nonce keeps tokens unique if a failover rolls the fence counter back (docs/design/011);
+    // it starts with the worker's id, so a token (and `getJob`) tells which worker holds a lease
+    const common = { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: `${this.d.workerId}.${nonce()}`, worker: this.d.slots() };
     if (acks.length === 0) return this.d.lease(common);
     let dedups = '';
     for (const a of acks) if (a.dedup !== '') dedups += `${a.id}\0${a.dedup}\0`;

@@ -123,6 +123,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       concurrency: this.opts.concurrency,
       leaseMs: this.opts.leaseMs,
       maxIdleMs: this.opts.maxIdleMs,
+      workerId: this.metrics.id,
       slots: () => `${this.metrics.id},${this.registry.size},${this.opts.concurrency},${slotsTtl}`,
       lease: (args) => scripts.call(redis, 'lease', args),
       ack: (args) => scripts.call(redis, 'ack', args),
@@ -166,6 +167,16 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     // after a reconnect, look at the queue again instead of trusting a wake-up that may be gone
     redis.on('ready', () => this.loop.wake());
     if (this.opts.autostart) this.run();
+  }
+
+  /**
+   * This worker's id: random per Worker, in the queue's `workers` list and in
+   * every lease token it holds (`getJob(id).lease.worker`).
+   * @example
+   * log.info('worker %s started', worker.id)
+   */
+  get id(): string {
+    return this.metrics.id;
   }
 
   /** Starts leasing (called by the constructor unless `autostart: false`). */
