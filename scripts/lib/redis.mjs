@@ -27,21 +27,31 @@ function onPath(cmd) {
   });
 }
 
-/** Install redis-server and redis-tools with apt-get unless redis-server is already on PATH. */
-export function ensureRedisInstalled() {
-  if (onPath('redis-server')) return;
+/** Install `packages` with apt-get unless `binary` is already on PATH (for `what`: the message's words). */
+export function ensureAptInstalled(binary, packages, what = binary) {
+  if (onPath(binary)) return;
   // sudo drops most of the environment, so pass DEBIAN_FRONTEND through env(1) as well.
   const sudo = process.getuid?.() !== 0 && onPath('sudo') ? ['sudo', 'env', 'DEBIAN_FRONTEND=noninteractive'] : [];
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['apt-get', 'update'], ['apt-get', 'install', '-y', 'redis-server', 'redis-tools']]) {
+  for (const args of [['apt-get', 'update'], ['apt-get', 'install', '-y', ...packages]]) {
     const cmd = [...sudo, ...args];
-    process.stderr.write(`redis-server is not installed; running: ${cmd.join(' ')}\n`);
+    process.stderr.write(`${what} is not installed; running: ${cmd.join(' ')}\n`);
     const res = spawnSync(cmd[0], cmd.slice(1), { env, stdio: ['ignore', 2, 2] });
     if (res.error || res.status !== 0) {
-      throw new Error(`could not install redis-server: \`${cmd.join(' ')}\` ${res.error ? `failed (${res.error.message})` : `exited with ${res.status ?? res.signal}`}`);
+      throw new Error(`could not install ${what}: \`${cmd.join(' ')}\` ${res.error ? `failed (${res.error.message})` : `exited with ${res.status ?? res.signal}`}`);
     }
   }
-  if (!onPath('redis-server')) throw new Error('redis-server is still not on PATH after apt-get install');
+  if (!onPath(binary)) throw new Error(`${binary} is still not on PATH after apt-get install`);
+}
+
+/** Install redis-server and redis-tools with apt-get unless redis-server is already on PATH. */
+export function ensureRedisInstalled() {
+  ensureAptInstalled('redis-server', ['redis-server', 'redis-tools']);
+}
+
+/** Install Debian's chromium (the dashboard's browser tests drive it) unless it is on PATH. */
+export function ensureChromiumInstalled() {
+  ensureAptInstalled('chromium', ['chromium'], 'chromium (for the dashboard\'s browser tests)');
 }
 
 /** A TCP port that is free on 127.0.0.1 right now. */

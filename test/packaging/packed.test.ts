@@ -15,7 +15,7 @@ import { startRedis, type RedisServer } from '../support/redis.js';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const PACKAGES = ['core', 'client', 'worker', 'kyoo', 'cli'];
+const PACKAGES = ['core', 'client', 'worker', 'kyoo', 'dashboard', 'cli'];
 const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
 
 let app: string;
@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 test('every tarball carries dist, a README and a LICENSE, and no @internal declarations', async () => {
-  expect(Object.keys(tarballs).sort()).toEqual(['@kyoo/cli', '@kyoo/client', '@kyoo/core', '@kyoo/worker', 'kyoo']);
+  expect(Object.keys(tarballs).sort()).toEqual(['@kyoo/cli', '@kyoo/client', '@kyoo/core', '@kyoo/dashboard', '@kyoo/worker', 'kyoo']);
   for (const name of Object.keys(tarballs)) {
     const dir = join(app, 'node_modules', name);
     const files = readdirSync(dir);
@@ -71,6 +71,28 @@ test('the kyoo command is installed as a bin and talks to Redis', async () => {
   expect(help).toMatch(/^Usage: kyoo <command>/);
   const { stdout } = await run(bin, ['queues', '--json', '--redis', server.url], { cwd: app, timeout: 30_000 });
   expect(JSON.parse(stdout)).toEqual(expect.any(Array));
+});
+
+test('the installed dashboard serves its prebuilt page and its API, with nothing fetched from elsewhere', async () => {
+  writeFileSync(join(app, 'dashboard.mjs'), `
+import { createServer } from 'node:http';
+import { createDashboard } from '@kyoo/dashboard';
+const dashboard = createDashboard({ connection: process.env.REDIS_URL });
+const server = createServer(dashboard.node).listen(0, '127.0.0.1');
+await new Promise((r) => server.once('listening', r));
+const base = 'http://127.0.0.1:' + server.address().port + '/';
+const html = await (await fetch(base)).text();
+const js = await fetch(base + 'assets/app.js', { headers: { 'accept-encoding': 'gzip' } });
+console.log('page', html.includes('assets/app.js'), /(src|href)=["']https?:/.test(html));
+console.log('script', js.status, js.headers.get('content-encoding'));
+console.log('overview', JSON.stringify(Object.keys(await (await fetch(base + 'api/overview')).json())));
+server.close();
+await dashboard.close();
+`);
+  const { stdout } = await run(process.execPath, ['dashboard.mjs'], { cwd: app, env: { ...process.env, REDIS_URL: server.url }, timeout: 30_000 });
+  expect(stdout).toMatch(/^page true false$/m);
+  expect(stdout).toMatch(/^script 200 gzip$/m);
+  expect(stdout).toMatch(/^overview \["at","readOnly","queues"\]$/m);
 });
 
 test('the README quick start runs from the installed packages', async () => {
@@ -96,6 +118,7 @@ test('a strict TypeScript consumer compiles without skipLibCheck and runs', asyn
 import { Queue, InvalidOptionError, type JobInfo } from '@kyoo/client';
 import { Worker, type Job } from '@kyoo/worker';
 import * as kyoo from 'kyoo';
+import { createDashboard, type Dashboard, type QueueSummary } from '@kyoo/dashboard';
 
 interface Upload { imageUrl: string; userId: number }
 const connection = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -117,6 +140,10 @@ const done = new Promise<number>((resolve) => {
 });
 console.log('sizes', await done);
 console.log('same class', kyoo.Queue === Queue);
+const dashboard: Dashboard = createDashboard({ connection, readOnly: true, authorize: (_req, action) => action.name === 'view' });
+const summary: QueueSummary['counts'] | undefined = undefined;
+console.log('dashboard', typeof dashboard.fetch, summary === undefined);
+await dashboard.close();
 await queue.close();
 `);
   await run(process.execPath, [tsc, '-p', '.'], { cwd: app, timeout: 120_000 }).catch((err: { stdout?: string }) => {
@@ -127,4 +154,5 @@ await queue.close();
   expect(stdout).toMatch(/^state ready https:\/\/example.com\/a.png$/m);
   expect(stdout).toMatch(/^sizes 5$/m);
   expect(stdout).toMatch(/^same class true$/m);
+  expect(stdout).toMatch(/^dashboard function true$/m);
 });

@@ -60,6 +60,13 @@ test('dead-letter admin example: one group for twenty failures on three hosts, r
   expect(out).toMatch(/^replayed 20 of 20$/m);
 });
 
+test('dashboard example: mounted in node:http, it shows the queue and lets only the admin act', async () => {
+  const out = await runExample('dashboard');
+  expect(out).toMatch(/^thumbnails: 1 waiting$/m);
+  expect(out).toMatch(/^pause as a visitor: 403$/m);
+  expect(out).toMatch(/^pause as an admin: 200, paused: true$/m);
+});
+
 test('cluster example: a queue on a Redis Cluster, its keys in the slot of {images}', async () => {
   const cluster = await startCluster();
   try {

@@ -8,11 +8,12 @@ import { job, pause, resume, schedules } from './commands/queue.js';
 import { queues, stats } from './commands/stats.js';
 import { tail } from './commands/tail.js';
 import { metrics } from './commands/metrics.js';
+import { dashboard } from './commands/dashboard.js';
 import { Context } from './context.js';
 import { CliError, EXIT, UsageError, type ExitCode } from './exit.js';
 
 /** Every command, in the order the help lists them. */
-export const COMMANDS: readonly Command[] = [queues, stats, dlqList, dlqShow, dlqGroups, dlqReplay, dlqPurge, dlqTask, job, pause, resume, tail, schedules, metrics];
+export const COMMANDS: readonly Command[] = [queues, stats, dlqList, dlqShow, dlqGroups, dlqReplay, dlqPurge, dlqTask, job, pause, resume, tail, schedules, metrics, dashboard];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
 
