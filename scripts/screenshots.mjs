@@ -25,6 +25,13 @@ class SmtpError extends Error {
   name = 'SmtpError';
 }
 
+/** An error with the stack an application's mailer would have (not this script's paths). */
+function failure(ErrorClass, message, frames) {
+  const err = new ErrorClass(message);
+  err.stack = [`${err.name}: ${message}`, ...frames.map((f) => `    at ${f}`)].join('\n');
+  return err;
+}
+
 try {
   const images = track(new Queue('images', { connection }));
   const emails = track(new Queue('emails', { connection }));
@@ -42,8 +49,13 @@ try {
   let providerDown = true;
   track(new Worker('emails', async (job) => {
     await sleep(3);
-    if (providerDown && job.data.userId % 4 === 0) throw new SmtpError(`smtp-${job.data.userId % 3}.mail.example.com refused the connection (421)`);
-    if (job.data.userId % 97 === 0) throw new TypeError("Cannot read properties of undefined (reading 'email')");
+    if (providerDown && job.data.userId % 4 === 0) {
+      throw failure(SmtpError, `smtp-${job.data.userId % 3}.mail.example.com refused the connection (421)`,
+        ['SMTPConnection.connect (/app/node_modules/mailer/lib/smtp-connection.js:212:17)', 'sendMail (/app/src/mail/send.js:48:11)', 'async handler (/app/src/workers/emails.js:19:5)']);
+    }
+    if (job.data.userId % 97 === 0) {
+      throw failure(TypeError, "Cannot read properties of undefined (reading 'email')", ['renderDigest (/app/src/mail/templates.js:87:31)', 'async handler (/app/src/workers/emails.js:15:20)']);
+    }
   }, { connection, concurrency: 10 }));
 
   const dashboard = createDashboard({ connection, sampleMs: 1000 });
@@ -77,6 +89,7 @@ try {
   await page.goto(`${base}#/`);
   await page.getByTestId('queue-row-emails').waitFor();
   await page.getByTestId('chart-throughput').waitFor();
+  await page.getByTestId('chart-queue').selectOption('images');
   await sleep(2500);
   await page.screenshot({ path: join(out, 'dashboard-overview.png') });
 
@@ -93,7 +106,6 @@ try {
   await page.getByTestId(`dead-replay-${group.fingerprint}`).click();
   await page.getByTestId('replay-rate').fill('5');
   await page.getByTestId('confirm').click();
-  if (await page.getByTestId('confirm').isVisible()) await page.getByTestId('confirm').click();
   await page.getByTestId('redrive-progress').waitFor();
   await sleep(4000);
   await page.screenshot({ path: join(out, 'dashboard-dlq.png') });

@@ -80,14 +80,11 @@ describe('the dead-letter story, in the browser', () => {
     providerDown = false;
     await page.goto(`${served.url}#/q/${s.name}/dead`);
     await page.getByTestId(`dead-replay-${group!.fingerprint}`).click();
+    // the count is shown before anything is done (a dry run), with the rate to replay at
+    await expect.poll(() => page.locator('dialog[open]').innerText()).toMatch(/Replay 30 jobs/);
     await page.getByTestId('replay-rate').fill('10');
     await page.getByTestId('confirm').click();
-    // the confirmation names the count before anything is done (a dry run), then it is confirmed
-    const confirm = page.getByTestId('confirm');
-    if (await confirm.isVisible()) {
-      await expect.poll(async () => (await page.locator('dialog[open]').innerText())).toMatch(/30/);
-      await confirm.click();
-    }
+    await page.locator('dialog[open]').waitFor({ state: 'detached' });
     await page.getByTestId('redrive-progress').filter({ hasText: /30\s*\/\s*30/ }).waitFor({ timeout: 20_000 });
     await page.goto(`${served.url}#/q/${s.name}`);
     await page.getByTestId('count-completed').filter({ hasText: /^30$/ }).waitFor({ timeout: 20_000 });
@@ -130,11 +127,9 @@ describe('pause and resume', () => {
     const page = await browser.page();
     await page.goto(`${served.url}#/q/${s.name}`);
     await page.getByTestId('pause').click();
-    if (await page.getByTestId('confirm').isVisible()) await page.getByTestId('confirm').click();
     await page.getByTestId('paused-badge').waitFor();
     await waitFor(() => q.isPaused(), 5000, 'the queue to be paused');
     await page.getByTestId('resume').click();
-    if (await page.getByTestId('confirm').isVisible()) await page.getByTestId('confirm').click();
     await page.getByTestId('paused-badge').waitFor({ state: 'detached' });
     expect(await q.isPaused()).toBe(false);
   });

@@ -41,7 +41,7 @@ export function report(r: ActionResult): void {
   if (r.action === 'pause' || r.action === 'resume') return;
   const reasons = new Map<string, number>();
   for (const s of r.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
-  const why = [...reasons].map(([reason, n]) => `${num(n)} ${reason}`).join(', ');
+  const why = reasons.size === 1 ? [...reasons.keys()][0]! : [...reasons].map(([reason, n]) => `${num(n)} ${reason}`).join(', ');
   notice(`${DONE[r.action]} ${plural(r.done, 'job')}${r.skipped.length > 0 ? `; ${num(r.skipped.length)} skipped (${why})` : ''}`);
 }
 

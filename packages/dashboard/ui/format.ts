@@ -34,7 +34,7 @@ export function dur(ms: number): string {
 export function latency(ms: number): string {
   if (ms < 1) return `${DEC2.format(ms)} ms`;
   if (ms < 10) return `${DEC1.format(ms)} ms`;
-  if (ms < 1000) return `${INT.format(ms)} ms`;
+  if (ms < 999.5) return `${INT.format(ms)} ms`;
   if (ms < 60_000) return `${DEC2.format(ms / 1000)} s`;
   return dur(ms);
 }
@@ -65,6 +65,11 @@ export function stamp(t: number): string {
 export function clock(t: number, seconds = false): string {
   const d = new Date(t);
   return `${pad(d.getHours())}:${pad(d.getMinutes())}${seconds ? `:${pad(d.getSeconds())}` : ''}`;
+}
+
+/** `12:34:56.789` in local time, for events a few ms apart. */
+export function clockMs(t: number): string {
+  return `${clock(t, true)}.${String(new Date(t).getMilliseconds()).padStart(3, '0')}`;
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {

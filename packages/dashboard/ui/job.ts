@@ -2,7 +2,7 @@ import type { ActionName, JobDetail, ListState } from '../src/api-types.js';
 import { LABEL, actOnIds } from './actions.js';
 import { ApiFailure, get, qpath } from './api.js';
 import { h, fill, throttle, type Child } from './dom.js';
-import { dur, num, pretty, stamp } from './format.js';
+import { clockMs, dur, now, num, pretty, stamp } from './format.js';
 import { link } from './nav.js';
 import { showError } from './notify.js';
 import type { QueueContext, QueueRoute } from './queue.js';
@@ -147,6 +147,8 @@ function errors(j: JobDetail): HTMLElement {
   );
 }
 
+const sameDay = (t: number): boolean => new Date(t).toDateString() === new Date(now()).toDateString();
+
 function timeline(j: JobDetail): HTMLElement {
   if (j.timeline.length === 0) return h('p', { class: 'muted' }, 'Nothing yet.');
   return h('ol', { class: 'timeline', 'data-testid': 'job-timeline' },
@@ -154,7 +156,7 @@ function timeline(j: JobDetail): HTMLElement {
       h('i', { class: 'dot' }),
       h('span', { class: 'tl-kind' }, t.kind),
       h('span', { class: 'tl-text' }, t.text),
-      h('time', { title: stamp(t.at), class: 'tl-at' }, stamp(t.at)),
+      h('time', { title: stamp(t.at), datetime: new Date(t.at).toISOString(), class: 'tl-at' }, sameDay(t.at) ? clockMs(t.at) : `${stamp(t.at)}`),
     )),
   );
 }

@@ -111,7 +111,8 @@ export function jobsTab(ctx: QueueContext, route: Extract<QueueRoute, { name: 'q
       return e.tr;
     });
     for (const id of [...rowEls.keys()]) if (!rows.some((r) => r.id === id)) rowEls.delete(id);
-    fill(tbody, trs.length > 0 ? trs : h('tr', { class: 'empty' }, h('td', { colspan: cols }, searching ? 'No job matches in the jobs scanned.' : `No ${STATE_LABEL[state].toLowerCase()} jobs.`)));
+    if (trs.length === 0) fill(tbody, h('tr', { class: 'empty' }, h('td', { colspan: cols }, searching ? 'No job matches in the jobs scanned.' : `No ${STATE_LABEL[state].toLowerCase()} jobs.`)));
+    else if (trs.length !== tbody.children.length || trs.some((tr, i) => tbody.children[i] !== tr)) tbody.replaceChildren(...trs);
     if (!tableBox.contains(table)) fill(tableBox, table);
     bulkState();
     renderFooter();
