@@ -64,6 +64,7 @@ try {
   await new Promise((r) => server.once('listening', r));
   closers.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
   const base = `http://127.0.0.1:${server.address().port}/`;
+  await images.add({ imageUrl: 'https://cdn.example/u/first.jpg', userId: 1 }); // every queue exists before the sampler starts
   await fetch(`${base}api/overview`); // starts the sampler: the charts need a history
 
   // 70 s of traffic, rising and falling, so the charts have a shape

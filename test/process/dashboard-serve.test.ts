@@ -67,6 +67,29 @@ async function servesTheDashboard(base: string): Promise<void> {
   expect(bare.status).toBe(200);
 }
 
+/** Bytes (gzip, as the server sends them) of the page and everything it loads. */
+async function firstPageBytes(base: string): Promise<{ files: number; gzip: number }> {
+  const seen = new Set<string>();
+  let gzip = 0;
+  const load = async (path: string): Promise<string> => {
+    const r = await fetch(`${base}${path}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(r.status, path).toBe(200);
+    expect(r.headers.get('content-encoding'), path).toBe('gzip');
+    gzip += Number(r.headers.get('content-length'));
+    return r.text();
+  };
+  const walk = async (file: string): Promise<void> => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const js = await load(`assets/${file}`);
+    for (const m of js.matchAll(/(?:from|import)\s*\(?\s*['"]\.\/([\w-]+\.js)['"]/g)) await walk(m[1]!);
+  };
+  await load('');
+  await load('assets/app.css');
+  await walk('app.js');
+  return { files: seen.size + 2, gzip };
+}
+
 const pause = (base: string, headers: Record<string, string> = {}): Promise<Response> =>
   fetch(`${base}api/queues/${s.name}/actions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ action: 'pause' }) });
 
@@ -108,6 +131,10 @@ describe('kyoo dashboard', () => {
     expect((await pause(base)).status).toBe(403);
     const other = await fetch(`${base}api/queues/not-this-one`);
     expect(other.status).toBe(404);
+    // the first page, everything it loads (the page, its stylesheet, every module app.js imports), compressed as served
+    const sizes = await firstPageBytes(base);
+    expect(sizes.files).toBeGreaterThan(10);
+    expect(sizes.gzip).toBeLessThan(100 * 1024);
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

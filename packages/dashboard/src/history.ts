@@ -12,6 +12,13 @@ interface Sample {
   proc: number[];
 }
 
+/**
+ * Workers add their histograms to Redis every few seconds (metricsFlushMs,
+ * 5 s by default): a latency quantile is taken over at least this long, so
+ * a short step does not fall between two flushes and show nothing.
+ */
+const LATENCY_WINDOW_MS = 15_000;
+
 const RANGES = { '5m': { span: 300_000, points: 150 }, '1h': { span: 3_600_000, points: 180 }, '24h': { span: 86_400_000, points: 288 } } as const;
 export type Range = keyof typeof RANGES;
 export const isRange = (r: string): r is Range => Object.hasOwn(RANGES, r);
@@ -81,19 +88,22 @@ export class QueueHistory {
     const samples = (range === '24h' ? this.coarse : this.fine).since(now - span - stepMs);
     const out: HistoryPoint[] = [];
     let prev: Sample | undefined;
-    for (const s of samples) {
-      if (prev && s.t - prev.t < stepMs * 0.999 && s !== samples[samples.length - 1]) continue;
-      if (prev) out.push(this.point(prev, s));
+    let from = 0; // the latest sample LATENCY_WINDOW_MS or more before the point (latency's start)
+    samples.forEach((s, i) => {
+      if (prev && s.t - prev.t < stepMs * 0.999 && i !== samples.length - 1) return;
+      while (from + 1 < i && samples[from + 1]!.t <= s.t - LATENCY_WINDOW_MS) from++;
+      if (prev) out.push(this.point(prev, s, samples[from]!.t < prev.t ? samples[from]! : prev));
       prev = s;
-    }
+    });
     return { range, stepMs, since: this.since, points: out };
   }
 
-  private point(a: Sample, b: Sample): HistoryPoint {
+  /** The point for the step a → b; latency over lat → b (lat at or before a). */
+  private point(a: Sample, b: Sample, lat: Sample): HistoryPoint {
     const sec = Math.max(0.001, (b.t - a.t) / 1000);
     const d = (k: 'added' | 'completed' | 'failed' | 'dead'): number => Math.max(0, b[k] - a[k]) / sec;
-    const wait = delta(a.wait, b.wait);
-    const proc = delta(a.proc, b.proc);
+    const wait = delta(lat.wait, b.wait);
+    const proc = delta(lat.proc, b.proc);
     return {
       t: b.t, added: d('added'), completed: d('completed'), failed: d('failed'), dead: d('dead'),
       waitP50: quantile(this.bounds, wait, 0.5), waitP95: quantile(this.bounds, wait, 0.95),
