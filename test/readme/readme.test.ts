@@ -62,7 +62,7 @@ test('dead-letter admin example: one group for twenty failures on three hosts, r
 
 test('dashboard example: mounted in node:http, it shows the queue and lets only the admin act', async () => {
   const out = await runExample('dashboard');
-  expect(out).toMatch(/^thumbnails: 1 waiting$/m);
+  expect(out).toMatch(/^avatars-admin: 1 waiting$/m);
   expect(out).toMatch(/^pause as a visitor: 403$/m);
   expect(out).toMatch(/^pause as an admin: 200, paused: true$/m);
 });
