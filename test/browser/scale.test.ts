@@ -1,8 +1,11 @@
 // The dashboard with over 100,000 jobs in a queue, on a Redis server of its own: every page
 // renders in under a second in headless Chromium, and no view sends a command whose cost grows
 // with the queue (no KEYS, no full-range reads: every command Redis receives is checked, by MONITOR).
+// A page's time is taken in the page, from the navigation's start to its content being in the
+// document, as the median of three loads.
 import { Redis } from 'ioredis';
 import { Queue, Worker } from 'kyoo';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/behaviour.js';
 import { launchBrowser, serveDashboard, type Browser, type Served } from '../support/browser.js';
@@ -42,9 +45,6 @@ beforeAll(async () => {
   await waitFor(async () => (await q.workers()).length === 1, 10_000, 'the worker to be seen');
   served = await serveDashboard({ connection: redis.url });
   browser = await launchBrowser();
-  monitor = new Redis(redis.url);
-  const m = await monitor.monitor();
-  m.on('monitor', (_time: string, args: string[]) => commands.push(args));
 }, 180_000);
 
 afterAll(async () => {
@@ -56,16 +56,76 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Loads the page at `route` afresh and waits for `ready`; resolves with the time it took (ms). */
+/**
+ * Marks, in the page, the first moment an element matching `selector` (with `text`) is in the
+ * document: `window.__readyAt`, in ms from the navigation's start (what the user waits for,
+ * without the test driver's own round trips to the browser).
+ */
+function readyMark(selector: string, text?: RegExp): [(arg: { selector: string; text: string | null }) => void, { selector: string; text: string | null }] {
+  return [
+    ({ selector, text }) => {
+      const w = window as unknown as { __readyAt?: number; __mark?: (sel: string, re: string | null) => void };
+      const watchFor = (sel: string, re: string | null): void => {
+        delete w.__readyAt;
+        const pattern = re === null ? null : new RegExp(re);
+        const check = (): void => {
+          if (w.__readyAt !== undefined) return;
+          for (const el of document.querySelectorAll(sel)) {
+            if (pattern === null || pattern.test(el.textContent ?? '')) {
+              w.__readyAt = performance.now();
+              observer.disconnect();
+              return;
+            }
+          }
+        };
+        const observer = new MutationObserver(check);
+        observer.observe(document, { subtree: true, childList: true, characterData: true });
+        check();
+      };
+      w.__mark = watchFor;
+      watchFor(selector, text);
+    },
+    { selector, text: text?.source ?? null },
+  ];
+}
+
+const readyAt = (page: Page): Promise<number> => page.evaluate(() => (window as unknown as { __readyAt: number }).__readyAt);
+
+/** Loads the page at `route` afresh and waits for `ready`; resolves with the time it took in the page (ms). */
 async function timed(route: string, ready: string, text?: RegExp): Promise<number> {
   const page = await browser.page();
-  const start = performance.now();
+  await page.addInitScript(...readyMark(ready, text));
   await page.goto(`${served.url}${route}`);
   const el = page.locator(ready).first();
   await (text ? el.filter({ hasText: text }) : el).waitFor({ timeout: 10_000 });
-  const ms = performance.now() - start;
+  const ms = await readyAt(page);
   await page.close();
   return ms;
+}
+
+/** A search from the waiting list's page, from the click to its summary: it scans a bounded window (10,000 jobs) and says so. */
+async function searched(): Promise<number> {
+  const page = await browser.page();
+  await page.addInitScript(...readyMark('[data-testid^="job-row-"]'));
+  await page.goto(`${served.url}#/q/${NAME}/jobs/ready`);
+  await page.getByTestId('search-field').fill('userId');
+  await page.getByTestId('search-value').fill('4242');
+  const clicked = await page.evaluate(() => {
+    const w = window as unknown as { __mark: (sel: string, re: string | null) => void };
+    w.__mark('[data-testid="search-summary"]', '10,000');
+    return performance.now();
+  });
+  await page.getByTestId('search-submit').click();
+  await page.getByTestId('search-summary').filter({ hasText: /10,000/ }).waitFor();
+  const ms = (await readyAt(page)) - clicked;
+  await page.close();
+  return ms;
+}
+
+/** The median of three runs (the suite runs other files beside this one). */
+async function median3(run: () => Promise<number>): Promise<number> {
+  const runs = [await run(), await run(), await run()].sort((x, y) => x - y);
+  return Math.round(runs[1]!);
 }
 
 describe('a queue of over 100,000 jobs', () => {
@@ -85,25 +145,25 @@ describe('a queue of over 100,000 jobs', () => {
       ['workers', `#/q/${NAME}/workers`, `[data-testid="worker-row-${worker.id}"]`],
     ];
     await timed('#/', `[data-testid="queue-row-${NAME}"]`); // the browser's first start is not the dashboard's
-    const times: Record<string, number> = {};
-    for (const [name, route, ready, text] of pages) times[name] = Math.round(await timed(route, ready, text));
-    // a search scans a bounded window (10,000 jobs) and says so
-    const page = await browser.page();
-    const start = performance.now();
-    await page.goto(`${served.url}#/q/${NAME}/jobs/ready`);
-    await page.getByTestId('search-field').fill('userId');
-    await page.getByTestId('search-value').fill('4242');
-    await page.getByTestId('search-submit').click();
-    await page.getByTestId('search-summary').filter({ hasText: /10,000/ }).waitFor();
-    times['search (page and scan)'] = Math.round(performance.now() - start);
-    await page.close();
+    // every page, timed, then again with MONITOR on (it costs Redis and this process more than
+    // the pages do, so the times are taken without it)
+    const visitAll = async (runs: (run: () => Promise<number>) => Promise<number>): Promise<Record<string, number>> => {
+      const times: Record<string, number> = {};
+      for (const [name, route, ready, text] of pages) times[name] = Math.round(await runs(() => timed(route, ready, text)));
+      times['search (scan)'] = Math.round(await runs(searched));
+      // deep pages are bounded reads too (the API the page pages with)
+      const deep = await fetch(`${served.url}api/queues/${NAME}/jobs?state=ready&offset=95000&limit=50`);
+      expect(((await deep.json()) as { jobs: unknown[] }).jobs).toHaveLength(50);
+      return times;
+    };
+    const times = await visitAll(median3);
+    if (process.env['KYOO_SCALE_TIMES']) process.stdout.write(`page times (ms): ${JSON.stringify(times)}\n`);
     for (const [name, ms] of Object.entries(times)) expect(ms, `${name}: ${ms} ms`).toBeLessThan(PAGE_MS);
 
-    // deep pages are bounded reads too (the API the page pages with)
-    const deep = await fetch(`${served.url}api/queues/${NAME}/jobs?state=ready&offset=95000&limit=50`);
-    expect(((await deep.json()) as { jobs: unknown[] }).jobs).toHaveLength(50);
-
-    if (process.env['KYOO_SCALE_TIMES']) process.stdout.write(`page times (ms): ${JSON.stringify(times)}\n`);
+    monitor = new Redis(redis.url);
+    const m = await monitor.monitor();
+    m.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    await visitAll((run) => run());
 
     // MONITOR saw the views' reads (pages, searches, dead-letter groups), and the check would catch a whole read
     const seen = new Set(commands.map((c) => `${c[0]!.toLowerCase()} ${(c[1] ?? '').replace(/^.*:/, '')}`));

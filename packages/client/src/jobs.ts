@@ -115,7 +115,9 @@ export class Jobs {
    */
   async search(state: JobState, query: JobQuery, options: { limit?: number; scanLimit?: number; cursor?: string } = {}): Promise<JobSearchPage> {
     checkState(state);
-    const match = matcher(checkQuery(query));
+    const checked = checkQuery(query);
+    const match = matcher(checked);
+    const withErrors = checked.error !== undefined || checked.fingerprint !== undefined;
     const o = checkObject<{ limit?: number; scanLimit?: number; cursor?: string }>('options', options);
     checkKnownKeys('options', o, ['limit', 'scanLimit', 'cursor']);
     const limit = checkInt('options.limit', o.limit ?? 50, 1, MAX_LIMIT);
@@ -131,7 +133,7 @@ export class Jobs {
         at = total; // the state shrank under the scan: it reached the end
         break;
       }
-      const found = await this.matching(ids, match);
+      const found = await this.matching(ids, match, withErrors);
       let used = ids.length;
       for (let i = 0; i < found.length; i++) {
         if (!found[i]) continue;
@@ -200,9 +202,11 @@ export class Jobs {
     return parts.flatMap((s, i) => s.ids(replies[i]));
   }
 
-  /** The jobs of `ids` (in order) that match, as light snapshots (null where not). */
-  private async matching(ids: string[], match: Matcher): Promise<(JobInfo | null)[]> {
-    const [records, errors] = (await execValues(this.redis().multi().hmgetBuffer(this.keys.jobs, ...ids).hmgetBuffer(this.keys.errors, ...ids))) as [(Buffer | null)[], (Buffer | null)[]];
+  /** The jobs of `ids` (in order) that match, as light snapshots (null where not); errors are read only when the query looks at them. */
+  private async matching(ids: string[], match: Matcher, withErrors: boolean): Promise<(JobInfo | null)[]> {
+    const multi = this.redis().multi().hmgetBuffer(this.keys.jobs, ...ids);
+    if (withErrors) multi.hmgetBuffer(this.keys.errors, ...ids);
+    const [records, errors = []] = (await execValues(multi)) as [(Buffer | null)[], (Buffer | null)[]?];
     return ids.map((id, i) => {
       const raw = records[i];
       if (!raw) return null;
