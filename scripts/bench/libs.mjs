@@ -87,8 +87,8 @@ const kyoo = {
       ...(rateLimit ? { rateLimit: { max: rateLimit.max, intervalMs: rateLimit.intervalMs } } : {}),
     };
     return {
-      // The Queue has no ready signal; ioredis queues commands until it is connected.
       ready: async () => {
+        await queue.ready();
         if (Object.keys(policy).length > 0) await queue.setPolicy(policy);
       },
       add: (data) => queue.add(data),
@@ -143,8 +143,8 @@ const kyoo = {
     if (onCompleted) worker.on('completed', (job) => onCompleted(job.id));
     worker.on('error', (err) => process.stderr.write(`kyoo worker error: ${err.message}\n`));
     return {
-      // No ready signal either: give both of its connections a moment to connect.
-      ready: () => new Promise((resolve) => setTimeout(resolve, 100)),
+      // both of its connections (commands, blocking waits) connected
+      ready: () => worker.ready(),
       start: () => worker.run(),
       close: () => worker.close(),
     };

@@ -17,6 +17,7 @@ import {
   policyFields,
   readPolicy,
   release,
+  whenReady,
   type ConnectionOption,
   type QueuePolicy,
   type ResolvedQueuePolicy,
@@ -128,6 +129,8 @@ export class Queue<T = unknown> {
   private readonly defaults: ResolvedDefaults;
   private readonly maxPayloadBytes: number;
   private closed = false;
+  /** Aborted by close(): ready() waits no longer. */
+  private readonly closedSignal = new AbortController();
   private readonly results: ResultWaiter;
   private readonly tracing: SendTracing;
   /** Adds waiting for the first look for `@opentelemetry/api` (later adds wait behind them, keeping their order). */
@@ -397,10 +400,23 @@ export class Queue<T = unknown> {
     return readEvents(this.redis(), this.keys.events, resolved);
   }
 
+  /**
+   * Resolves once the queue's connection is ready for commands (at once when
+   * it is): a start-up can wait for Redis instead of sleeping. Adds made
+   * before then wait for the connection anyway. Rejects with
+   * {@link ConnectionClosedError} when the queue is closed first.
+   * @example
+   * await queue.ready()
+   */
+  ready(): Promise<void> {
+    return whenReady([this.conn.redis], this.closedSignal.signal, `queue ${this.name}`);
+  }
+
   /** Waits for adds under way to be answered, then closes the connection (if the queue opened it). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closedSignal.abort();
     this.results.close(new ConnectionClosedError(`queue ${this.name}`));
     // adds still waiting for the first look for @opentelemetry/api are added first
     if (otel.api === undefined || this.waitingForOtel > 0) await otel.load();

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { InvalidOptionError } from './errors.js';
+import { ConnectionClosedError, InvalidOptionError } from './errors.js';
 
 /** What kyoo sends its commands on: one Redis server, or a Redis Cluster. */
 export type RedisConnection = Redis | Cluster;
@@ -191,5 +191,34 @@ export async function release(conn: OwnedConnection): Promise<void> {
     await conn.redis.quit();
   } catch {
     conn.redis.disconnect();
+  }
+}
+
+/**
+ * Resolves once every connection in `conns` is connected and ready for
+ * commands (at once when they are); a lazy connection is asked to connect.
+ * Rejects with {@link ConnectionClosedError} naming `what` when `closed`
+ * aborts (the queue or worker is closed) or a connection ends first.
+ */
+export async function whenReady(conns: readonly RedisConnection[], closed: AbortSignal, what: string): Promise<void> {
+  for (const redis of conns) {
+    if (closed.aborted || redis.status === 'end') throw new ConnectionClosedError(what);
+    if (redis.status === 'ready') continue;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        redis.off('ready', onReady);
+        redis.off('end', onEnd);
+        closed.removeEventListener('abort', onEnd);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = (): void => done();
+      const onEnd = (): void => done(new ConnectionClosedError(what));
+      redis.once('ready', onReady);
+      redis.once('end', onEnd);
+      closed.addEventListener('abort', onEnd, { once: true });
+      // lazyConnect: nothing connects until asked (a failed attempt retries as ioredis is set to)
+      if (redis.status === 'wait') redis.connect().catch(() => undefined);
+    });
   }
 }

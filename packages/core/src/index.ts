@@ -33,7 +33,7 @@ export { ScheduleFirer } from './schedule-firer.js';
 export { Occurrences, resolveTiming, CATCH_UP_COUNT_CAP } from './occurrences.js';
 export type { Timing, TimingOptions } from './occurrences.js';
 export type { FireResult } from './schedule-firer.js';
-export { connect, duplicate, isCluster, release, serverFor } from './connection.js';
+export { connect, duplicate, isCluster, release, serverFor, whenReady } from './connection.js';
 export type { ClusterConnectionOptions, ConnectionOption, OwnedConnection, RedisConnection } from './connection.js';
 export { CLUSTER_SLOTS, keySlot } from './slot.js';
 export {

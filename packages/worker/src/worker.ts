@@ -19,11 +19,13 @@ import {
   log,
   queueKeys,
   release,
+  whenReady,
   setLongTimeout,
   type DecodedRecord,
   type LeasedJob,
   type LongTimer,
   type OwnedConnection,
+  type RedisConnection,
 } from '@kyoo/core';
 import type { Handler, Job } from './job.js';
 import { Heartbeat } from './heartbeat.js';
@@ -83,6 +85,10 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   readonly name: string;
   private readonly opts: ResolvedWorkerOptions;
   private readonly conn: OwnedConnection;
+  /** The second connection, for blocking waits on the wake list. */
+  private readonly blocker: RedisConnection;
+  /** Aborted by close(): ready() waits no longer. */
+  private readonly closedSignal = new AbortController();
   private readonly handler: Handler<T, R>;
   private readonly wantsSignal: boolean;
   private readonly registry = new LeaseRegistry();
@@ -109,6 +115,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.conn = connect(this.opts.connection, { maxRetriesPerRequest: null });
     const redis = this.conn.redis;
     const blocker = duplicate(redis, { maxRetriesPerRequest: null });
+    this.blocker = blocker;
     for (const r of [redis, blocker]) r.on('error', (err: Error) => log.worker('%s: redis: %s', name, err.message));
     const scripts = new Scripts(keys);
     const error = (err: Error): void => this.emitError(err);
@@ -179,6 +186,20 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return this.metrics.id;
   }
 
+  /**
+   * Resolves once both of the worker's connections (commands, and blocking
+   * waits) are ready (at once when they are): a start-up or a benchmark can
+   * wait for Redis instead of sleeping. Rejects with
+   * {@link ConnectionClosedError} when the worker is closed first.
+   * @example
+   * const worker = new Worker('thumbnails', handler, { autostart: false })
+   * await worker.ready()
+   * worker.run()
+   */
+  ready(): Promise<void> {
+    return whenReady([this.conn.redis, this.blocker], this.closedSignal.signal, `worker of ${this.name}`);
+  }
+
   /** Starts leasing (called by the constructor unless `autostart: false`). */
   run(): void {
     if (this.loop.state !== 'new') return;
@@ -204,6 +225,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     } catch (err) {
       return Promise.reject(err); // nothing stops: the worker goes on as it was
     }
+    this.closedSignal.abort();
     this.closing ??= this.shutdown(graceMs);
     return this.closing;
   }
