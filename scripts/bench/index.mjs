@@ -12,19 +12,27 @@
 //   scripts/bench/run --only grouped          1,000 ordered groups beside no groups (kyoo only)
 //   scripts/bench/run --only rate-limited     2,000 starts per second, kyoo and BullMQ
 //
+// Every measured run is a fresh Node process (one.mjs): no library runs warm
+// from an earlier run, and none is warmed up; the counts are the same for all.
 // Within a round every scenario runs once per library, the libraries taking
 // turns (kyoo, BullMQ, bee-queue, then the next scenario), so a slow drift of
-// the machine touches all three alike. Every run uses fresh queue names and
+// the machine touches all three alike. Each round records the load average and
+// the machine's idle round-trip floor (PING after a short idle gap, as between
+// the adds of the pickup-latency scenario). After the rounds, a reference run
+// of each peer on a fresh redis-server checks the peers' figures: a table whose
+// peer figures are more than 2x off their reference is marked not publishable. Every run uses fresh queue names and
 // deletes its keys afterwards. A library that lacks a scenario's feature shows
 // n/a there, with the reason printed. The table (medians over the rounds) goes to
 // stdout; the same numbers, every round's value and per-command counts go to
 // results/latest.json (and a dated copy) beside this file.
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { ensureRedisInstalled, startRedis } from '../lib/redis.mjs';
 import { Admin, ServerStats } from './redis-stats.mjs';
 
@@ -33,11 +41,11 @@ const ROOT = path.resolve(HERE, '../..');
 
 const SIZES = {
   full: {
-    add: 20_000, bulk: 50_000, process: 20_000, twoProcess: 40_000, latency: 500, memory: 100_000, idleSeconds: 10,
+    add: 20_000, bulk: 50_000, process: 20_000, processLarge: 200_000, twoProcess: 40_000, latency: 500, memory: 100_000, idleSeconds: 10,
     delayed: 1000, priority: 20_000, priorityOrder: 200, scheduleOccurrences: 30, rateLimited: 10_000,
   },
   quick: {
-    add: 5_000, bulk: 10_000, process: 5_000, twoProcess: 10_000, latency: 100, memory: 20_000, idleSeconds: 3,
+    add: 5_000, bulk: 10_000, process: 5_000, processLarge: 20_000, twoProcess: 10_000, latency: 100, memory: 20_000, idleSeconds: 3,
     delayed: 200, priority: 5_000, priorityOrder: 200, scheduleOccurrences: 8, rateLimited: 4_000,
   },
 };
@@ -46,8 +54,8 @@ const USAGE = `usage: scripts/bench/run [--quick] [--rounds N] [--only SCENARIO[
 
   --quick            1 round with smaller counts (under a minute)
   --rounds N         rounds to run; the table shows the median (default 3, or 1 with --quick)
-  --only LIST        scenarios: add, bulk, process, process-kept, grouped, two-process, latency, memory, idle, delayed,
-                     priority, rate-limited, schedule
+  --only LIST        scenarios: add, bulk, process, process-large, cold-start, process-kept, grouped, two-process,
+                     latency, memory, idle, delayed, priority, rate-limited, schedule
   --lib LIST         libraries: kyoo, bullmq, bee
   --idle-seconds S   length of the idle-cost window (default 10, or 3 with --quick)
 `;
@@ -118,6 +126,8 @@ const began = Date.now();
 const loadAvgAtStart = os.loadavg();
 let redisVersion;
 
+/** The load average and idle round-trip floor at the start of each round. */
+const floors = [];
 /** results[metric][lib] = value per round; details[scenario][lib] = details per round */
 const results = {};
 const details = {};
@@ -156,36 +166,15 @@ try {
   log(`Redis ${redisVersion} on port ${server.port}; ${mode} mode, ${rounds} round(s); ` +
     `scenarios: ${scenarios.map((s) => s.name).join(', ')}; libraries: ${libs.map((l) => l.label).join(', ')}`);
 
-  // Warm-up, not measured: loads every library's scripts into Redis and lets the
-  // JIT compile the hot paths, so the first measured run is not the odd one out.
-  for (const lib of libs) {
-    try {
-      const warm = { ...ctx, sizes: { ...sizes, add: 1000, bulk: 2000, process: 1000 } };
-      await SCENARIOS.find((s) => s.name === 'add').run(warm, lib);
-      await SCENARIOS.find((s) => s.name === 'bulk').run(warm, lib);
-      await SCENARIOS.find((s) => s.name === 'process').run(warm, lib);
-      for (const scenario of scenarios.filter((s) => s.warmUp)) {
-        try {
-          await scenario.run(warm, lib);
-        } catch (err) {
-          // a library without the scenario's feature has nothing to warm up there
-          if (!(err instanceof NotApplicable)) throw err;
-        }
-        await ctx.cleanup();
-      }
-    } catch (err) {
-      log(`warm-up of ${lib.label} failed: ${err.message}`);
-    } finally {
-      await ctx.cleanup();
-    }
-  }
-
+  // No warm-up: each measured run starts cold in a process of its own (see one.mjs), for every library alike.
   for (let round = 1; round <= rounds; round++) {
+    floors.push({ round, loadAvg: os.loadavg()[0], ...(await rttFloor(server.url)) });
+    log(`[round ${round}/${rounds}] load average ${floors.at(-1).loadAvg.toFixed(2)}, idle round trip p50 ${floors.at(-1).p50.toFixed(3)} ms`);
     for (const scenario of scenarios) {
       for (const lib of libs) {
         const t0 = performance.now();
         try {
-          const { values, details: more, notApplicable: naRows = {} } = await scenario.run(ctx, lib);
+          const { values, details: more, notApplicable: naRows = {} } = await runInChild(server, scenario, lib, sizes);
           for (const [key, value] of Object.entries(values)) ((results[key] ??= {})[lib.name] ??= []).push(value);
           for (const [key, reason] of Object.entries(naRows)) (notApplicableMetric[key] ??= {})[lib.name] = reason;
           ((details[scenario.name] ??= {})[lib.name] ??= []).push(more);
@@ -213,13 +202,86 @@ try {
   await server.stop();
 }
 
-// ---- report ----
-
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+
+// A reference run of each peer, on a fresh redis-server, for the add and processing lines in
+// this run: a table whose peer figures are far from it (the machine, or Redis, was off during
+// the rounds) is not published.
+const REFERENCE = { add: ['add'], process: ['process1', 'process10', 'process100'], 'two-process': ['twoProcesses'] };
+const reference = {};
+const referenceProblems = [];
+{
+  const peers = libs.filter((l) => l.name !== 'kyoo');
+  const refScenarios = scenarios.filter((sc) => REFERENCE[sc.name]);
+  if (peers.length > 0 && refScenarios.length > 0) {
+    const fresh = await startRedis({ args: ['--appendonly', 'no'] });
+    try {
+      for (const scenario of refScenarios) {
+        for (const lib of peers) {
+          try {
+            const { values } = await runInChild(fresh, scenario, lib, sizes);
+            for (const key of REFERENCE[scenario.name]) {
+              if (values[key] === undefined) continue;
+              (reference[key] ??= {})[lib.name] = values[key];
+              const runs = results[key]?.[lib.name];
+              if (!runs?.length) continue;
+              const med = median(runs);
+              const off = Math.max(med / values[key], values[key] / med);
+              log(`reference ${scenario.name} ${lib.label}: ${key} ${fmtRate(values[key])} against the rounds' median ${fmtRate(med)} (${off.toFixed(2)}x apart)`);
+              if (off > 2) referenceProblems.push(`${lib.label} ${key}: median ${fmtRate(med)}, reference ${fmtRate(values[key])} (${off.toFixed(2)}x apart)`);
+            }
+          } catch (err) {
+            if (!(err instanceof NotApplicable)) referenceProblems.push(`${lib.label} ${scenario.name}: the reference run failed: ${err.message}`);
+          }
+        }
+      }
+    } finally {
+      await fresh.stop();
+    }
+  }
+}
+
+/** Runs one scenario for one library in a fresh Node process (one.mjs) against `srv`. */
+function runInChild(srv, scenario, lib, runSizes) {
+  const spec = { scenario: scenario.name, lib: lib.name, sizes: runSizes, server: { host: srv.host, port: srv.port, url: srv.url }, timeoutMs: ctx.timeoutMs };
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(HERE, 'one.mjs'), [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let outcome;
+    child.on('message', (msg) => (outcome = msg));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (outcome === undefined) reject(new Error(`the run's process exited with ${code ?? signal} and no result`));
+      else if (outcome.na !== undefined) reject(new NotApplicable(outcome.na));
+      else if (outcome.error !== undefined) reject(new Error(outcome.error));
+      else resolve(outcome);
+    });
+  });
+}
+
+/** The idle round-trip floor: PING on a fresh connection after a 3 ms idle gap, 200 times; p50 and p99 in ms. */
+async function rttFloor(url) {
+  const redis = new Redis(url);
+  try {
+    const times = [];
+    for (let i = 0; i < 220; i++) {
+      await sleep(3);
+      const t = performance.now();
+      await redis.ping();
+      if (i >= 20) times.push(performance.now() - t);
+    }
+    times.sort((x, y) => x - y);
+    return { p50: times[Math.floor(times.length * 0.5)], p99: times[Math.floor(times.length * 0.99)] };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ---- report ----
+
 
 function fmt(metric, x) {
   if (x === undefined || Number.isNaN(x)) return '—';
@@ -281,6 +343,24 @@ const naLines = [
   }),
 ];
 if (naLines.length) process.stdout.write(`n/a, not taking part:\n${naLines.join('\n')}\n`);
+
+// The machine during the rounds, and what the pickup latency stands on.
+if (floors.length) {
+  const floorP50 = median(floors.map((f) => f.p50));
+  process.stdout.write(`\nMachine: load average at each round's start ${floors.map((f) => f.loadAvg.toFixed(2)).join(', ')}; ` +
+    `idle round-trip floor (PING after 3 ms idle) p50 ${floorP50.toFixed(3)} ms, p99 ${median(floors.map((f) => f.p99)).toFixed(3)} ms\n`);
+  const p50 = results.latencyP50;
+  if (p50) {
+    const parts = LIBS.filter((l) => p50[l.name]?.length).map((l) => `${l.label} ${(median(p50[l.name]) / floorP50).toFixed(2)}x`);
+    process.stdout.write(`Pickup latency p50 over the floor: ${parts.join(', ')}\n`);
+  }
+}
+const publishable = referenceProblems.length === 0;
+if (Object.keys(reference).length) {
+  process.stdout.write(publishable
+    ? '\nReference runs of the peers (fresh redis-server): every peer figure within 2x of its reference: publishable.\n'
+    : `\nNOT PUBLISHABLE: peer figures far from a fresh reference run of the same peer:\n${referenceProblems.map((p) => `  ${p}`).join('\n')}\n`);
+}
 
 // Checks and spreads that are not in the table (last round).
 const lastDetail = (scenario, lib, key) => details[scenario]?.[lib.name]?.map((d) => d[key]).filter(Boolean).at(-1);
@@ -384,7 +464,10 @@ const report = {
   seconds: Math.round(took),
   filters: { scenarios: scenarios.map((s) => s.name), libs: libs.map((l) => l.name) },
   sizes,
-  machine: { cores: os.availableParallelism(), cpu: cpuModel, node: process.version, redis: redisVersion, loadAvgAtStart, loadAvgAtEnd: os.loadavg() },
+  machine: { cores: os.availableParallelism(), cpu: cpuModel, node: process.version, redis: redisVersion, loadAvgAtStart, loadAvgAtEnd: os.loadavg(), rounds: floors },
+  reference,
+  publishable,
+  referenceProblems,
   versions: { ...libraryVersions(), kyooCommit: commit === undefined ? undefined : `${commit}${dirty ? '+changes' : ''}` },
   table: rows.map(({ metric, med }) => ({
     key: metric.key,
@@ -407,4 +490,5 @@ const json = `${JSON.stringify(report, null, 2)}\n`;
 fs.writeFileSync(path.join(outDir, 'latest.json'), json);
 fs.writeFileSync(path.join(outDir, `${mode}-${report.date.replace(/[:.]/g, '-')}.json`), json);
 log(`results written to ${path.relative(ROOT, path.join(outDir, 'latest.json'))}`);
-process.exit(errors.length > 0 ? 1 : 0);
+if (!publishable) log('not publishable: see the reference check above');
+process.exit(errors.length > 0 ? 1 : publishable ? 0 : 3);

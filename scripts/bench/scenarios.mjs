@@ -35,6 +35,8 @@ const CHILD_PROCESSES = 2;
 const CHILD_CONCURRENCY = 50;
 /** Idle workers in the idle-cost scenario. */
 const IDLE_WORKERS = 10;
+/** Concurrency levels of the large-backlog processing scenario (200,000 jobs). */
+export const PROCESS_LARGE_CONCURRENCY = [10, 100];
 /** Jobs picked up before latency samples are taken. */
 const LATENCY_WARMUP = 10;
 
@@ -103,6 +105,40 @@ export const SCENARIOS = [
         }
       }
       return { values, details };
+    },
+  },
+  {
+    name: 'process-large',
+    about: `process ${'200,000'} pre-filled no-op jobs in one process at concurrency ${PROCESS_LARGE_CONCURRENCY.join(', ')}`,
+    async run(ctx, lib) {
+      const values = {};
+      const details = {};
+      for (const concurrency of PROCESS_LARGE_CONCURRENCY) {
+        const { rate, delta } = await processRun(ctx, lib, { count: ctx.sizes.processLarge, concurrency, tag: `large-c${concurrency}` });
+        await ctx.cleanup();
+        values[`processLarge${concurrency}`] = rate;
+        details[`processLarge${concurrency}`] = perJob(delta, ctx.sizes.processLarge);
+      }
+      return { values, details };
+    },
+  },
+  {
+    name: 'cold-start',
+    about: 'time from creating a worker (in a process that has made no connection yet) to its first job completed, one job waiting',
+    async run(ctx, lib) {
+      const name = ctx.queue('cold');
+      await prefill(ctx, lib, name, 1);
+      let done;
+      const completed = new Promise((resolve) => (done = resolve));
+      const start = performance.now();
+      const worker = lib.worker(ctx.server, name, { concurrency: 1, handler: noop, onCompleted: () => done(performance.now()) });
+      try {
+        worker.start();
+        const end = await withTimeout(completed, ctx.timeoutMs, 'the first job');
+        return { values: { coldStart: end - start }, details: {} };
+      } finally {
+        await worker.close();
+      }
     },
   },
   processKept,
@@ -273,6 +309,7 @@ export const METRICS = [
   { key: 'add', scenario: 'add', label: `add, one at a time, ${ADD_IN_FLIGHT} in flight`, unit: 'jobs/s', better: 'higher' },
   { key: 'bulk', scenario: 'bulk', label: `add in bulk, chunks of ${BULK_CHUNK.toLocaleString('en-US')}`, unit: 'jobs/s', better: 'higher' },
   ...PROCESS_CONCURRENCY.map((c) => ({ key: `process${c}`, scenario: 'process', label: `process, 1 process, concurrency ${c}`, unit: 'jobs/s', better: 'higher' })),
+  ...PROCESS_LARGE_CONCURRENCY.map((c) => ({ key: `processLarge${c}`, scenario: 'process-large', label: `process 200,000 jobs, concurrency ${c}`, unit: 'jobs/s', better: 'higher' })),
   ...PROCESS_KEPT_METRICS,
   ...GROUPED_METRICS,
   { key: 'twoProcesses', scenario: 'two-process', label: `process, ${CHILD_PROCESSES} processes × concurrency ${CHILD_CONCURRENCY}`, unit: 'jobs/s', better: 'higher' },
@@ -280,6 +317,7 @@ export const METRICS = [
   ...RATE_LIMITED_METRICS,
   { key: 'latencyP50', scenario: 'latency', label: 'pickup latency p50', unit: 'ms', better: 'lower' },
   { key: 'latencyP99', scenario: 'latency', label: 'pickup latency p99', unit: 'ms', better: 'lower' },
+  { key: 'coldStart', scenario: 'cold-start', label: 'cold start: new worker to first job done', unit: 'ms', better: 'lower' },
   ...DELAYED_METRICS,
   ...SCHEDULE_METRICS,
   { key: 'memoryPerJob', scenario: 'memory', label: 'Redis memory per waiting job', unit: 'bytes', better: 'lower' },
