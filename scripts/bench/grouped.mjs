@@ -33,22 +33,18 @@ function orderedHandler() {
   return { handler, state };
 }
 
-/** Runs of this scenario per library so far (warm-up included), for the turn-taking. */
-const runsByLib = {};
 
 export const grouped = {
   name: 'grouped',
   about: `process pre-filled no-op jobs over ${GROUPS.toLocaleString('en-US')} ordered groups (concurrency 1 each), ` +
     `concurrency ${GROUPED_CONCURRENCY}, beside the same backlog without groups`,
-  /** Also run (at warm-up sizes) in the warm-up, when selected: the grouped path has scripts' branches of its own. */
-  warmUp: true,
   async run(ctx, lib) {
     if (lib.unsupported?.groups) throw new NotApplicable(lib.unsupported.groups);
     const count = ctx.sizes.process;
     const groups = Array.from({ length: count }, (_, n) => `g${groupOf(n)}`);
     const variants = [{ key: 'ungrouped100', tag: 'ungrouped' }, { key: 'grouped100', tag: 'grouped', groups }];
-    runsByLib[lib.name] = (runsByLib[lib.name] ?? 0) + 1;
-    if (runsByLib[lib.name] % 2 === 0) variants.reverse();
+    // the two runs take turns going first, round by round
+    if (ctx.round % 2 === 0) variants.reverse();
 
     const values = {};
     const details = {};

@@ -174,7 +174,7 @@ try {
       for (const lib of libs) {
         const t0 = performance.now();
         try {
-          const { values, details: more, notApplicable: naRows = {} } = await runInChild(server, scenario, lib, sizes);
+          const { values, details: more, notApplicable: naRows = {} } = await runInChild(server, scenario, lib, sizes, round);
           for (const [key, value] of Object.entries(values)) ((results[key] ??= {})[lib.name] ??= []).push(value);
           for (const [key, reason] of Object.entries(naRows)) (notApplicableMetric[key] ??= {})[lib.name] = reason;
           ((details[scenario.name] ??= {})[lib.name] ??= []).push(more);
@@ -223,7 +223,7 @@ const referenceProblems = [];
       for (const scenario of refScenarios) {
         for (const lib of peers) {
           try {
-            const { values } = await runInChild(fresh, scenario, lib, sizes);
+            const { values } = await runInChild(fresh, scenario, lib, sizes, 1);
             for (const key of REFERENCE[scenario.name]) {
               if (values[key] === undefined) continue;
               (reference[key] ??= {})[lib.name] = values[key];
@@ -246,8 +246,8 @@ const referenceProblems = [];
 }
 
 /** Runs one scenario for one library in a fresh Node process (one.mjs) against `srv`. */
-function runInChild(srv, scenario, lib, runSizes) {
-  const spec = { scenario: scenario.name, lib: lib.name, sizes: runSizes, server: { host: srv.host, port: srv.port, url: srv.url }, timeoutMs: ctx.timeoutMs };
+function runInChild(srv, scenario, lib, runSizes, round) {
+  const spec = { scenario: scenario.name, lib: lib.name, round, sizes: runSizes, server: { host: srv.host, port: srv.port, url: srv.url }, timeoutMs: ctx.timeoutMs };
   return new Promise((resolve, reject) => {
     const child = fork(path.join(HERE, 'one.mjs'), [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let outcome;

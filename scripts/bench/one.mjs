@@ -2,7 +2,7 @@
 // (fresh process, nothing loaded or compiled before, the same counts), so none gains from
 // the runs before it. index.mjs forks this once per (round, scenario, library):
 //
-//   node one.mjs '{"scenario":"process","lib":"kyoo","sizes":{...},"server":{"host":..,"port":..,"url":..},"timeoutMs":180000}'
+//   node one.mjs '{"scenario":"process","lib":"kyoo","round":1,"sizes":{...},"server":{"host":..,"port":..,"url":..},"timeoutMs":180000}'
 //
 // The outcome goes back over IPC as one message:
 //   { values, details, notApplicable }   the scenario's result
@@ -24,6 +24,7 @@ const ctx = {
   stats,
   admin,
   sizes: spec.sizes,
+  round: spec.round,
   timeoutMs: spec.timeoutMs,
   queue(tag) {
     const name = `bench-${tag}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;

@@ -27,8 +27,6 @@ export const KEPT_CONCURRENCY = 100;
 const result = (data) => ({ ok: true, n: data.n });
 const handler = async (data) => result(data);
 
-/** Runs of this scenario per library so far (warm-up included), for the turn-taking. */
-const runsByLib = {};
 
 /** Reads back a finished run's queue: every job kept as completed, and the last one's result. */
 async function checkKept(ctx, lib, run, count) {
@@ -51,16 +49,14 @@ async function checkKept(ctx, lib, run, count) {
 export const processKept = {
   name: 'process-kept',
   about: `process pre-filled jobs returning a result, events on, completed jobs and results kept, concurrency ${KEPT_CONCURRENCY}`,
-  /** Also run (at warm-up sizes) in the warm-up, for every library alike, when selected. */
-  warmUp: true,
   async run(ctx, lib) {
     const count = ctx.sizes.process;
     const variants = [{ key: 'processKept', tag: 'kept', setup: { keepCompleted: count } }];
     const notApplicable = {};
     if (lib.unsupported?.eventsOff) notApplicable.processKeptNoEvents = `kyoo only: ${lib.unsupported.eventsOff}`;
     else variants.push({ key: 'processKeptNoEvents', tag: 'kept-noev', setup: { keepCompleted: count, eventsOff: true } });
-    runsByLib[lib.name] = (runsByLib[lib.name] ?? 0) + 1;
-    if (runsByLib[lib.name] % 2 === 0) variants.reverse();
+    // the two runs take turns going first, round by round
+    if (ctx.round % 2 === 0) variants.reverse();
 
     const values = {};
     const details = {};

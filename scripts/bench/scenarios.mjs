@@ -2,15 +2,15 @@
 // `values` are the table's numbers for that library in this round, `details`
 // extra facts for the JSON report (per-command counts and the like).
 //
-// ctx: { server, stats, admin, sizes, queue(tag), cleanup(), timeoutMs }
+// ctx: { server, stats, admin, sizes, round, queue(tag), cleanup(), timeoutMs }
 //   queue(tag)  a fresh queue name, deleted again by cleanup()
 //   cleanup()   deletes the keys of every queue handed out since the last cleanup
 //
 // A scenario that a library cannot take part in (it lacks the feature) throws
 // NotApplicable (libs.mjs) with the reason; the table then shows n/a. A library
 // that takes part but lacks one row's feature leaves that value out and returns
-// `notApplicable: { metricKey: reason }` beside `values`. A scenario with
-// `warmUp: true` also runs in the warm-up (at its sizes), when it is selected.
+// `notApplicable: { metricKey: reason }` beside `values`. Each run is a fresh
+// process (one.mjs), with no warm-up.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
