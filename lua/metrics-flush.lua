@@ -17,7 +17,11 @@
 
 for i = 1, A.deltas_n do
   local field, by = deltas(i)
-  if math.floor(by) == by then redis.call('HINCRBY', K.metrics, field, by) else redis.call('HINCRBYFLOAT', K.metrics, field, by) end
+  -- HINCRBY for whole numbers; a fraction, or a field that holds one already (a sum after a
+  -- fractional flush, which HINCRBY refuses), goes through HINCRBYFLOAT
+  if math.floor(by) ~= by or not pcall(redis.call, 'HINCRBY', K.metrics, field, by) then
+    redis.call('HINCRBYFLOAT', K.metrics, field, by)
+  end
 end
 if A.gone ~= '' then redis.call('HDEL', K.workers, A.gone) end
 local now = now_ms()

@@ -61,6 +61,16 @@ describe('queue.metrics', () => {
     expect(m.counters.retried).toBe(1);
   });
 
+  it('a whole-ms sum flushed after a fractional one adds up (HINCRBY refuses a float field)', async () => {
+    const flush = (by: number): Promise<unknown> => s.call('metricsFlush', { gone: '', deltas: [{ field: 'wait:sum', by }, { field: 'wait:count', by: 1 }] });
+    await flush(1.25);
+    await flush(2); // failed with "hash value is not an integer" before
+    await flush(0.5);
+    expect(await s.admin.hmget(s.keys.metrics, 'wait:sum', 'wait:count')).toEqual(['3.75', '3']);
+    const q = s.track(new Queue(s.name, { connection: s.url }));
+    expect((await q.metrics()).wait.sumMs).toBe(3.75);
+  });
+
   it('gauges: jobs per state, the oldest waiting job, paused, workers and their slots', async () => {
     const q = s.track(new Queue(s.name, { connection: s.url }));
     await q.pause();
