@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { ensureRedisInstalled, startRedis } from '../lib/redis.mjs';
-import { Admin, ServerStats } from './redis-stats.mjs';
+import { Admin } from './redis-stats.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -120,7 +120,6 @@ const fmtRate = (x) => Math.round(x).toLocaleString('en-US');
 ensureRedisInstalled();
 // startRedis already passes --save "" (no snapshots); AOF is off by default, and said again here.
 const server = await startRedis({ args: ['--appendonly', 'no'] });
-const stats = new ServerStats(server.url);
 const admin = new Admin(server.url);
 const began = Date.now();
 const loadAvgAtStart = os.loadavg();
@@ -137,26 +136,8 @@ const notApplicable = {};
 /** notApplicableMetric[metric key][lib] = why a library taking part has no value for that row */
 const notApplicableMetric = {};
 
-let pending = [];
-let seq = 0;
-const ctx = {
-  server,
-  stats,
-  admin,
-  sizes,
-  timeoutMs: 180_000,
-  queue(tag) {
-    const name = `bench-${tag}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
-    pending.push(name);
-    return name;
-  },
-  async cleanup() {
-    const names = pending;
-    pending = [];
-    for (const name of names) await admin.deleteQueueKeys(name);
-    await admin.lazyFreeDone();
-  },
-};
+/** How long one measured run may take (each scenario's own calls bound themselves by it). */
+const TIMEOUT_MS = 180_000;
 
 try {
   redisVersion = await admin.serverVersion();
@@ -189,7 +170,7 @@ try {
           errors.push({ round, scenario: scenario.name, lib: lib.name, error: err.message });
           log(`[round ${round}/${rounds}] ${scenario.name} ${lib.label}: FAILED: ${err.stack ?? err.message}`);
         } finally {
-          await ctx.cleanup();
+          // the run's process deleted its queues: anything left is a leak
           const left = await admin.leftovers();
           if (left.size > 0) log(`warning: ${left.size} keys left after ${scenario.name} ${lib.label}, e.g. ${left.sample.join(', ')}`);
         }
@@ -197,7 +178,6 @@ try {
     }
   }
 } finally {
-  await stats.close().catch(() => {});
   await admin.close().catch(() => {});
   await server.stop();
 }
@@ -247,7 +227,7 @@ const referenceProblems = [];
 
 /** Runs one scenario for one library in a fresh Node process (one.mjs) against `srv`. */
 function runInChild(srv, scenario, lib, runSizes, round) {
-  const spec = { scenario: scenario.name, lib: lib.name, round, sizes: runSizes, server: { host: srv.host, port: srv.port, url: srv.url }, timeoutMs: ctx.timeoutMs };
+  const spec = { scenario: scenario.name, lib: lib.name, round, sizes: runSizes, server: { host: srv.host, port: srv.port, url: srv.url }, timeoutMs: TIMEOUT_MS };
   return new Promise((resolve, reject) => {
     const child = fork(path.join(HERE, 'one.mjs'), [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let outcome;
