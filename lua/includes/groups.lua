@@ -43,14 +43,15 @@ local function group_parse(v)
   return string.sub(v, 1, SEQ_LEN), string.sub(v, SEQ_LEN + 1, SEQ_LEN + 1) == '1', string.sub(v, SEQ_LEN + 2)
 end
 
--- Small counts as strings, each formatted once per call (a number in a
--- concatenation is a sprintf: the most frequent cost of writing states).
-local NUM = {}
+-- Small counts as strings, each formatted once (a number in a concatenation
+-- is a sprintf: the most frequent cost of writing states). Only counts below
+-- NUM_MAX are kept: in a Functions library this table outlives the call.
+local NUM, NUM_MAX = {}, 4096
 local function num(n)
   local v = NUM[n]
   if not v then
     v = string.format('%d', n)
-    NUM[n] = v
+    if n >= 0 and n < NUM_MAX and n % 1 == 0 then NUM[n] = v end
   end
   return v
 end

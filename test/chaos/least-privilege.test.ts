@@ -17,7 +17,7 @@ import { startPrivateRedis, tempDir, type PrivateRedis } from '../support/privat
 /** The commands kyoo needs; docs/security.md says why each one. Keep the two in step. */
 export const KYOO_COMMANDS = [
   // sent by the client
-  'eval', 'evalsha', 'incrby', 'blpop', 'multi', 'exec', 'hget', 'hexists', 'zscore', 'zrange',
+  'fcall', 'function|load', 'eval', 'evalsha', 'incrby', 'blpop', 'multi', 'exec', 'hget', 'hexists', 'zscore', 'zrange',
   'zcard', 'zcount', 'llen', 'info', 'wait', 'ping', 'quit', 'hgetall', 'xread', 'xrange',
   'xrevrange', 'get', 'hkeys', 'xlen', 'xtrim', 'lindex',
   // called from kyoo's Lua scripts (ACLs apply inside scripts too)

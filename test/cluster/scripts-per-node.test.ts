@@ -1,9 +1,10 @@
 // kyoo's scripts on a Redis Cluster, where one ioredis Cluster object talks to several nodes and
 // each node has its own script cache (and, since Redis 7.0, a replica promoted by a failover has
-// none). Callers never see NOSCRIPT (kyoo falls back to EVAL), so these tests read the nodes'
-// error counters (INFO errorstats) to see whether an EVALSHA ever reached a node without the
-// script. A private cluster: the tests flush scripts and kill a master.
-import { keySlot, queueKeys } from '@kyoo/core';
+// none) and its own Functions library (which replicas do get). Callers never see NOSCRIPT or a
+// missing function (kyoo falls back to EVAL), so these tests read the nodes' error counters
+// (INFO errorstats) to see whether an EVALSHA ever reached a node without the script. A private
+// cluster: the tests flush scripts and functions and kill a master.
+import { LIBRARY, keySlot, queueKeys } from '@kyoo/core';
 import { Queue, Worker } from 'kyoo';
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -38,11 +39,18 @@ async function openCluster(): Promise<Cluster> {
 }
 
 /** INFO errorstats / commandstats counters of one node. */
-async function stats(port: number): Promise<{ noscript: number; eval: number; evalsha: number }> {
+async function stats(port: number): Promise<{ noscript: number; err: number; eval: number; evalsha: number; fcall: number }> {
   const errors = String(await redisCommand(port, ['INFO', 'errorstats']));
   const commands = String(await redisCommand(port, ['INFO', 'commandstats']));
   const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(commands)?.[1] ?? 0);
-  return { noscript: Number(/errorstat_NOSCRIPT:count=(\d+)/.exec(errors)?.[1] ?? 0), eval: calls('eval'), evalsha: calls('evalsha') };
+  const count = (error: string) => Number(new RegExp(`errorstat_${error}:count=(\\d+)`).exec(errors)?.[1] ?? 0);
+  return { noscript: count('NOSCRIPT'), err: count('ERR'), eval: calls('eval'), evalsha: calls('evalsha'), fcall: calls('fcall') };
+}
+
+/** Whether this build's Functions library is loaded on the node at `port`. */
+async function hasLibrary(port: number): Promise<boolean> {
+  const list = (await redisCommand(port, ['FUNCTION', 'LIST', 'LIBRARYNAME', LIBRARY.name])) as unknown[];
+  return list.length === 1;
 }
 
 /** The master serving a queue's slot. */
@@ -100,7 +108,7 @@ describe('the key module and the cluster agree', () => {
 });
 
 describe('scripts on several nodes through one Cluster connection', () => {
-  it('two queues on different masters: each node gets EVAL first, then EVALSHA, and never answers NOSCRIPT', async () => {
+  it('two queues on different masters: each node gets the library, calls there are FCALL, and none answers NOSCRIPT', async () => {
     await openCluster();
     const [a, b] = await namesOnDistinctMasters('per-node', 2);
     const before = { a: await stats(a!.master.port), b: await stats(b!.master.port) };
@@ -113,14 +121,15 @@ describe('scripts on several nodes through one Cluster connection', () => {
     const after = { a: await stats(a!.master.port), b: await stats(b!.master.port) };
     for (const side of ['a', 'b'] as const) {
       expect(after[side].noscript - before[side].noscript, `NOSCRIPT replies on master ${side}`).toBe(0);
-      // the cache is used on both nodes: most calls are EVALSHA, not EVAL every time
-      expect(after[side].evalsha - before[side].evalsha, `EVALSHA calls on master ${side}`).toBeGreaterThan(after[side].eval - before[side].eval);
+      // the library is used on both nodes: most calls are FCALL, not EVAL every time
+      expect(after[side].fcall - before[side].fcall, `FCALL calls on master ${side}`).toBeGreaterThan(after[side].eval - before[side].eval);
+      expect(await hasLibrary(side === 'a' ? a!.master.port : b!.master.port), `the library on master ${side}`).toBe(true);
     }
     expect([...qa.errors, ...qb.errors].map((e) => e.message)).toEqual([]);
     expect(conn.status, 'a caller\'s Cluster connection is left open').toBe('ready');
   });
 
-  it('SCRIPT FLUSH on one node: the next calls there recover with EVAL, nobody sees NOSCRIPT, and EVALSHA resumes', async () => {
+  it('SCRIPT FLUSH and FUNCTION FLUSH on one node: the next calls there recover with EVAL, nobody sees an error, and FCALL resumes', async () => {
     await openCluster();
     const [a, b] = await namesOnDistinctMasters('flush', 2);
     const qa = open(a!.name);
@@ -129,19 +138,23 @@ describe('scripts on several nodes through one Cluster connection', () => {
     await roundTrip(qb, 10);
 
     // counters from before the flush: a call of the workers still in flight may meet the flushed
-    // cache at once (and recover), before anything further is sent
+    // node at once (and recover), before anything further is sent
     const flushed = { a: await stats(a!.master.port), b: await stats(b!.master.port) };
     expect(await redisCommand(b!.master.port, ['SCRIPT', 'FLUSH'])).toBe('OK');
+    expect(await redisCommand(b!.master.port, ['FUNCTION', 'FLUSH'])).toBe('OK');
     await roundTrip(qa, 10);
     await roundTrip(qb, 10); // add() calls resolve and the worker completes them: recovered
     const recovered = { a: await stats(a!.master.port), b: await stats(b!.master.port) };
+    expect(recovered.a.err, 'errors on the node that was not flushed').toBe(flushed.a.err);
     expect(recovered.a.noscript, 'NOSCRIPT on the node that was not flushed').toBe(flushed.a.noscript);
-    expect(recovered.b.noscript, 'the flushed node answered NOSCRIPT (the fallback was exercised)').toBeGreaterThan(flushed.b.noscript);
+    expect(recovered.b.err, 'the flushed node answered "function not found" (the fallback was exercised)').toBeGreaterThan(flushed.b.err);
 
     await roundTrip(qb, 10);
     const later = await stats(b!.master.port);
-    expect(later.noscript, 'no NOSCRIPT once the node has the scripts again').toBe(recovered.b.noscript);
-    expect(later.evalsha).toBeGreaterThan(recovered.b.evalsha);
+    expect(await hasLibrary(b!.master.port), 'the library loaded again on the flushed node').toBe(true);
+    expect(later.err, 'no more errors once the node has the library again').toBe(recovered.b.err);
+    expect(later.noscript, 'no NOSCRIPT there either').toBe(recovered.b.noscript);
+    expect(later.fcall).toBeGreaterThan(recovered.b.fcall);
     expect([...qa.errors, ...qb.errors].map((e) => e.message)).toEqual([]);
   });
 });
@@ -185,7 +198,7 @@ describe('a slot that moves', () => {
 
 // Last in this file: it kills a master of the private cluster.
 describe('failover', () => {
-  it('a promoted replica has no scripts: kyoo sends EVAL there first, so it never answers NOSCRIPT', async () => {
+  it('a promoted replica has no scripts but has the library: kyoo calls it with FCALL there, and it never answers NOSCRIPT', async () => {
     await openCluster();
     const [f] = await namesOnDistinctMasters('failover', 1);
     const master = f!.master;
@@ -196,6 +209,8 @@ describe('failover', () => {
     // Redis 7.0 does not replicate scripts: the replica really has none to start with
     const sha = (await redisCommand(master.port, ['SCRIPT', 'LOAD', 'return 1'])) as string; // (a script of the test's own)
     expect(await redisCommand(replica.port, ['SCRIPT', 'EXISTS', sha])).toEqual([0]);
+    // functions are replicated: the replica has the library the master loaded
+    await waitFor(() => hasLibrary(replica.port), 5000, 'the library on the replica');
 
     await master.server.kill('SIGKILL');
     await waitFor(async () => {
@@ -203,8 +218,11 @@ describe('failover', () => {
       return now?.role === 'master' && now.slots.length > 0;
     }, 15_000, `replica ${replica.port} to take over`);
 
+    const promoted = await stats(replica.port);
     await roundTrip(q, 10, 20_000);
-    expect((await stats(replica.port)).noscript, 'NOSCRIPT replies on the promoted replica').toBe(0);
+    const after = await stats(replica.port);
+    expect(after.noscript, 'NOSCRIPT replies on the promoted replica').toBe(0);
+    expect(after.fcall - promoted.fcall, 'FCALL calls on the promoted replica').toBeGreaterThan(after.eval - promoted.eval);
     // connection errors while the master was gone are reported as worker errors; NOSCRIPT never
     expect(q.errors.map((e) => e.message).filter((m) => /NOSCRIPT/.test(m))).toEqual([]);
   }, 60_000);

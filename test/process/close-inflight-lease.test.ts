@@ -31,7 +31,7 @@ it('does not run or keep jobs that a lease call in flight at close() brings back
     // hold every script call for 300 ms: the worker's first lease call is in flight when close() starts
     await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
     w.run();
-    await waitFor(async () => (await clientsNamed(admin, `${name}:w`)).some((c) => c.cmd === 'eval' && (c.flags ?? '').includes('b')),
+    await waitFor(async () => (await clientsNamed(admin, `${name}:w`)).some((c) => ['eval', 'fcall', 'function|load'].includes(c.cmd ?? '') && (c.flags ?? '').includes('b')),
       2000, "the worker's first lease call to wait in the pause");
     await w.close(1000);
     const closedAt = performance.now();

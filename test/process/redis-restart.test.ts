@@ -214,8 +214,8 @@ describe('Redis restarts mid-run (AOF, same port)', () => {
   }, 120_000);
 });
 
-describe('the script cache is emptied mid-run (as after a restart or failover)', () => {
-  test('no LeaseLostError for a lease that was never lost (NOSCRIPT fallback keeps calls in order)', async () => {
+describe('the script cache and the functions are emptied mid-run (as after a restart or failover)', () => {
+  test('no LeaseLostError for a lease that was never lost (the NOSCRIPT and missing-function fallbacks keep calls in order)', async () => {
     const server = await startRedis();
     const name = 'script-flush';
     const queue = new Queue<{ seq: number }>(name, { connection: server.url });
@@ -231,15 +231,22 @@ describe('the script cache is emptied mid-run (as after a restart or failover)',
         connection: server.url, concurrency: 40, leaseMs: 600,
       });
       worker.on('error', (e) => errors.push(e));
+      // both flushed, by turns: calls meet a missing function (FCALL) and a missing script (EVALSHA)
+      const loads = async () => Number(/cmdstat_function\|load:calls=(\d+)/.exec(String(await redisCommand(server.port, ['INFO', 'commandstats'])))?.[1] ?? 0);
+      await waitFor('the worker to run jobs', async () => (await queue.counts()).completed > 0, 10_000, 20);
+      const loadsBefore = await loads();
+      let flushes = 0;
       const flushing = (async () => {
         while (!flusher.stop) {
           await sleep(120);
-          await redisCommand(server.port, ['SCRIPT', 'FLUSH']).catch(() => undefined);
+          await redisCommand(server.port, flushes++ % 2 === 0 ? ['FUNCTION', 'FLUSH'] : ['SCRIPT', 'FLUSH']).catch(() => undefined);
         }
       })();
       await waitFor('every job completed', async () => (await queue.counts()).completed === N, 60_000, 100);
       flusher.stop = true;
       await flushing;
+      // the fallback was exercised: calls met the flushed library, and kyoo loaded it again
+      expect(await loads(), 'FUNCTION LOAD calls after the first flush').toBeGreaterThan(loadsBefore);
       // no lease expired: every job ran once, on its first lease
       const infos = await Promise.all(ids.map((id) => queue.getJob(id)));
       expect(infos.filter((j) => j!.attemptsMade !== 1 || j!.errors.length > 0).map((j) => j!.id), 'jobs leased more than once').toEqual([]);

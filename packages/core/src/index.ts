@@ -25,7 +25,7 @@ export { encode, decode, encodeData, decodeData, checkExact, encodeRecord, decod
 export type { JobRecord, DecodedRecord, JobError } from './codec.js';
 export { Scripts } from './scripts.js';
 export type { ScriptName, ScriptArgs, ScriptReply } from './scripts.js';
-export { SCRIPTS, RECORD_VERSION, RECORD_FIELDS, POLICY_FIELDS } from './scripts.generated.js';
+export { SCRIPTS, LIBRARY, RECORD_VERSION, RECORD_FIELDS, POLICY_FIELDS } from './scripts.generated.js';
 export type { LeasedJob, LeaseReply, EnqueueOutcome, DueReply, DueSchedule } from './replies.js';
 export { SPEC_VERSION, encodeSpec, decodeSpec, decodeScheduleState, timingFingerprint, occurrenceJobId, planFiring, jobOpts } from './schedule.js';
 export type { StoredSpec, ScheduleJob, ScheduleState, MissedPolicy, FiringPlan } from './schedule.js';

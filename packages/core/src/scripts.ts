@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { serverFor, type RedisConnection } from './connection.js';
-import { SCRIPTS, type Arg } from './scripts.generated.js';
+import { LIBRARY, SCRIPTS, type Arg } from './scripts.generated.js';
 import { keySlot } from './slot.js';
 import type { KeyName, QueueKeys, TopicKeys } from './keys.js';
 import { log, short } from './log.js';
@@ -13,23 +13,68 @@ export type ScriptArgs<N extends ScriptName> = Parameters<(typeof SCRIPTS)[N]['e
 export type ScriptReply<N extends ScriptName> = ReturnType<(typeof SCRIPTS)[N]['parse']>;
 
 /**
- * Scripts known to be in the script cache of the server behind one socket:
- * a `Redis` connection, or, on a Cluster, the connection to one node (each
- * node has its own script cache, and since Redis 7.0 a replica promoted by a
- * failover starts with none). Forgotten when the socket closes: after a
- * reconnect it may be a restarted server, or another one after a failover.
+ * What kyoo knows of the server behind one socket: a `Redis` connection, or,
+ * on a Cluster, the connection to one node (each node has its own script
+ * cache, and since Redis 7.0 a replica promoted by a failover starts with
+ * none). `cached`: the scripts in its script cache. `fn`: whether this
+ * build's Functions library is loaded there: unknown (not asked yet),
+ * loading (FUNCTION LOAD sent), yes (calls are FCALL), no (the server has no
+ * Functions, before Redis 7.0, or the user may not load them: calls stay
+ * EVAL/EVALSHA). Forgotten when the socket closes: after a reconnect it may
+ * be a restarted server, or another one after a failover.
  */
-const cached = new WeakMap<Redis, Set<ScriptName>>();
+interface ServerState {
+  cached: Set<ScriptName>;
+  fn: 'unknown' | 'loading' | 'yes' | 'no';
+}
 
-function cacheOf(server: Redis): Set<ScriptName> {
-  let set = cached.get(server);
-  if (!set) {
-    const fresh = new Set<ScriptName>();
-    server.on('close', () => fresh.clear());
-    cached.set(server, fresh);
-    set = fresh;
+const servers = new WeakMap<Redis, ServerState>();
+
+function stateOf(server: Redis): ServerState {
+  let state = servers.get(server);
+  if (!state) {
+    const fresh: ServerState = { cached: new Set(), fn: 'unknown' };
+    server.on('close', () => {
+      fresh.cached.clear();
+      fresh.fn = 'unknown';
+    });
+    servers.set(server, fresh);
+    state = fresh;
   }
-  return set;
+  return state;
+}
+
+/**
+ * Asks `server` to load this build's Functions library, without waiting:
+ * the FUNCTION LOAD goes out on the server's socket ahead of every later
+ * call, so once it has answered, calls are FCALL; until then they stay
+ * EVAL/EVALSHA. A library of that name exists already (another process of
+ * this build loaded it): loaded. No Functions (Redis before 7.0), no
+ * permission, or a library the server will not take: no, for this socket.
+ */
+function loadLibrary(server: Redis, state: ServerState): void {
+  state.fn = 'loading';
+  server.call('FUNCTION', 'LOAD', LIBRARY.source).then(
+    () => {
+      if (state.fn === 'loading') state.fn = 'yes';
+    },
+    (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      if (state.fn !== 'loading') return;
+      if (/already exists/i.test(message)) state.fn = 'yes';
+      else if (/unknown command|unknown subcommand|NOPERM|ERR Error compiling|not allowed/i.test(message)) {
+        state.fn = 'no';
+        log.scripts('no functions on %s:%s (%s): scripts go as EVAL/EVALSHA', server.options.host, server.options.port, message);
+      } else state.fn = 'unknown'; // a connection error, say: asked again by the next call
+    },
+  );
+}
+
+/** Whether a call to `server` should be an FCALL (asking for the library on first contact). */
+function functionsOn(server: Redis): boolean {
+  const state = stateOf(server);
+  if (state.fn === 'unknown') loadLibrary(server, state);
+  return state.fn === 'yes';
 }
 
 /**
@@ -37,6 +82,12 @@ function cacheOf(server: Redis): Set<ScriptName> {
  * takes the arguments its header declares and resolves with the parsed
  * reply; `queue(redis, multi, name, args)` adds the call to a pipeline or
  * MULTI. This is the only way kyoo (and its tests) call a script.
+ *
+ * On a server with Redis Functions (7.0+) every script is one function of
+ * one library ({@link LIBRARY}), loaded once per server, and calls are
+ * FCALL: the script's code is set up once at load instead of at every call
+ * (docs/design/020-functions.md). Until the library is known to be loaded,
+ * and on servers without Functions, scripts go as below.
  *
  * The first call of a script on a server is an EVAL (which also caches it
  * there); later calls are EVALSHA by the SHA computed at build time. Sending
@@ -88,14 +139,15 @@ export class Scripts {
     const argv = (script.encode as (a: ScriptArgs<N>) => Arg[])(args);
     const keys = this.keyArgs[name];
     const server = serverFor(redis, this.slot);
-    if (server && cacheOf(server).has(name)) batch.callBuffer('evalsha', script.sha, keys.length, ...keys, ...argv);
+    if (server && functionsOn(server)) batch.callBuffer('fcall', script.fn, keys.length, ...keys, ...argv);
+    else if (server && stateOf(server).cached.has(name)) batch.callBuffer('evalsha', script.sha, keys.length, ...keys, ...argv);
     else batch.callBuffer('eval', script.source, keys.length, ...keys, ...argv);
     return script.parse as (raw: unknown) => ScriptReply<N>;
   }
 
   private remember(redis: RedisConnection, name: ScriptName): void {
     const server = serverFor(redis, this.slot);
-    if (server) cacheOf(server).add(name);
+    if (server) stateOf(server).cached.add(name);
   }
 
   private async run(redis: RedisConnection, name: ScriptName, args: readonly Arg[], group: readonly QueueKeys[] = []): Promise<unknown> {
@@ -105,7 +157,22 @@ export class Scripts {
     // undefined while a Cluster has not loaded its slot map: EVAL, which is right anywhere
     const server = serverFor(redis, this.slot);
     if (log.scripts.enabled) log.scripts('%s %s', name, short(args.map(String)));
-    if (!server || !cacheOf(server).has(name)) {
+    if (server && functionsOn(server)) {
+      try {
+        return await redis.callBuffer('fcall', script.fn, keys.length, ...keys, ...args);
+      } catch (err) {
+        if (!(err instanceof Error) || !/function not found/i.test(err.message)) throw err;
+        // FUNCTION FLUSH, or a redirect to a node without the library: load it again, send this one as EVAL
+        const now = serverFor(redis, this.slot) ?? server;
+        stateOf(now).fn = 'unknown';
+        stateOf(server).fn = 'unknown';
+        log.scripts('%s: no library on %s:%s, sending source', name, now.options.host, now.options.port);
+        const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
+        this.remember(redis, name);
+        return reply;
+      }
+    }
+    if (!server || !stateOf(server).cached.has(name)) {
       const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
       // after a redirect (MOVED) the slot map names the node that ran it
       this.remember(redis, name);
@@ -117,7 +184,7 @@ export class Scripts {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
       // after a MOVED the answer came from the slot's new node, which the slot map names now
       const now = serverFor(redis, this.slot);
-      if (now) cacheOf(now).clear();
+      if (now) stateOf(now).cached.clear();
       log.scripts('%s not cached on %s:%s, sending source', name, (now ?? server).options.host, (now ?? server).options.port);
       const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
       this.remember(redis, name);
