@@ -352,8 +352,8 @@ describe('group limits', () => {
     const release = deferred();
     s.defer(() => release.resolve());
     s.trackWorker(new Worker<G>(s.name, async (job) => {
-      if (job.data.i === 0) await release.promise;
-      else second.resolve();
+      if (job.data.i === 1) second.resolve();
+      await release.promise; // both stay running until the check below
     }, { connection: s.url, concurrency: 4 }));
     await waitFor(async () => (await q.groups.get('x')).running === 1, 5000, 'x0 running');
     await q.groups.set('x', { concurrency: 2 });
