@@ -34,7 +34,7 @@ describe('maxWaiting', () => {
     const err = await q.addBulk([4, 5, 6].map((n) => ({ data: { n } }))).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(QueueFullError);
     expect(await q.counts()).toMatchObject({ ready: 3 });
-    // three add() calls in one tick travel as one call: two fit, the third is refused alone
+    // three add() calls in one tick (the first goes at once, the others as one call): two fit, the third is refused alone
     const results = await Promise.allSettled([q.add({ n: 7 }), q.add({ n: 8 }), q.add({ n: 9 })]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
     expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(QueueFullError);

@@ -13,9 +13,11 @@ interface Pending {
 }
 
 /**
- * Coalesces `add()` calls made in the same tick into one enqueue script call:
- * each caller still gets its own id (or error), but Redis pays one script
- * call for the whole batch.
+ * Coalesces `add()` calls into enqueue script calls: an add made while no
+ * call is in flight goes out at once (no tick of waiting: the pickup-latency
+ * path); adds made while one is in flight are coalesced with the others of
+ * the same tick into one call. Each caller still gets its own id (or error),
+ * but Redis pays one script call for the whole batch.
  */
 export class AddBatcher {
   private pending: Pending[] = [];
@@ -41,10 +43,13 @@ export class AddBatcher {
   add(job: PreparedJob): Promise<EnqueueOutcome> {
     return new Promise((resolve, reject) => {
       this.pending.push({ job, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        process.nextTick(() => this.flush());
+      if (this.scheduled) return;
+      if (this.inflight.size === 0) {
+        this.flush();
+        return;
       }
+      this.scheduled = true;
+      process.nextTick(() => this.flush());
     });
   }
 

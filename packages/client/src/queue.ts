@@ -159,8 +159,9 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Adds one job and resolves with its id once Redis has it. Adds made in
-   * the same tick travel to Redis as one call. Invalid options and oversized
+   * Adds one job and resolves with its id once Redis has it. An add made
+   * while no other is on its way goes out at once; adds made while one is
+   * travel to Redis together, one call per tick. Invalid options and oversized
    * payloads reject before anything is written; a full queue (the policy's
    * `maxWaiting`) rejects with {@link QueueFullError}. With `dedup`, resolves
    * with `{ id, deduplicated }`. Where `@opentelemetry/api` is installed, each
