@@ -46,6 +46,8 @@ export interface LoopDeps {
 const MAX_ACKS_PER_CALL = 1000;
 /** Ack/lease calls in flight at once. */
 const MAX_CALLS = 2;
+/** Weight of the newest sample in the running averages of handler and call times. */
+const EWMA = 0.2;
 
 /**
  * The worker's loop: ack what finished and lease what fits, in as few calls
@@ -61,6 +63,14 @@ const MAX_CALLS = 2;
  *   error it *backs off* before the next call;
  * - `draining`: close() began: no more leases, acks still go out;
  * - `closed`: nothing is sent.
+ *
+ * Leasing ahead: while handlers take less time on average than a call's
+ * round trip, the loop leases up to `concurrency` jobs more than the free
+ * slots, so that the next job is at hand when a handler ends instead of a
+ * round trip away (the worker starts them as slots free, never more than
+ * `concurrency` at once; their leases are held and heartbeated like the
+ * others). With slower handlers it leases only what fits, so no job waits in
+ * one worker while another is idle.
  */
 export class LeaseLoop {
   state: 'new' | 'running' | 'draining' | 'closed' = 'new';
@@ -78,6 +88,9 @@ export class LeaseLoop {
   private retryTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private idleCalls: (() => void)[] = [];
+  /** Running averages (ms): a handler's run, and an ack/lease call's round trip. */
+  private handlerMs = Infinity;
+  private callMs = 0;
 
   constructor(private readonly d: LoopDeps) {
     this.batchMax = Math.max(1, Math.ceil(d.concurrency / MAX_CALLS));
@@ -87,6 +100,21 @@ export class LeaseLoop {
     if (this.state !== 'new') return;
     this.state = 'running';
     this.schedule();
+  }
+
+  /** A handler ran for `ms` (for leasing ahead). */
+  ran(ms: number): void {
+    this.handlerMs = this.handlerMs === Infinity ? ms : this.handlerMs + EWMA * (ms - this.handlerMs);
+  }
+
+  /** Jobs leased beyond the free slots: as many as the slots while handlers are quicker than a round trip. */
+  get ahead(): number {
+    return this.handlerMs < this.callMs ? this.d.concurrency : 0;
+  }
+
+  /** Jobs one call leases at most: half the slots, or all of them while leasing ahead (one at a time at concurrency 1, so that two calls overlap). */
+  private get batch(): number {
+    return this.ahead > 0 && this.d.concurrency > 1 ? this.batchMax * 2 : this.batchMax;
   }
 
   /** Queues a successful run for the next ack call. */
@@ -141,7 +169,7 @@ export class LeaseLoop {
   }
 
   private free(): number {
-    return this.state === 'running' ? this.d.concurrency - this.d.registry.size : 0;
+    return this.state === 'running' ? this.d.concurrency + this.ahead - this.d.registry.size : 0;
   }
 
   private pump(): void {
@@ -153,12 +181,15 @@ export class LeaseLoop {
     while (this.calls < MAX_CALLS) {
       const acks = this.acks.splice(0, MAX_ACKS_PER_CALL);
       const room = this.free() - this.reserved;
-      const want = acks.length > 0 || !this.starved ? Math.min(room, this.batchMax) : 0;
+      const want = acks.length > 0 || !this.starved ? Math.min(room, this.batch) : 0;
       if (acks.length === 0 && want <= 0) break;
       this.calls++;
       this.reserved += want;
+      const t0 = performance.now();
       this.call(acks, want).then(
         (lease) => {
+          const ms = performance.now() - t0;
+          this.callMs = this.callMs === 0 ? ms : this.callMs + EWMA * (ms - this.callMs);
           this.calls--;
           this.reserved -= want;
           this.errorStreak = 0;

@@ -12,6 +12,8 @@ export interface InFlight {
   record: DecodedRecord | undefined;
   /** The job as its handler sees it (set once the record is decoded), for events about this run. */
   job?: unknown;
+  /** Leased ahead, waiting in the worker for a free slot (its handler has not started). */
+  waiting?: boolean;
 }
 
 /**
@@ -22,18 +24,35 @@ export interface InFlight {
 export class LeaseRegistry {
   private readonly byToken = new Map<string, InFlight>();
   private readonly emptied: (() => void)[] = [];
+  private waitingCount = 0;
 
+  /** Leases held: running and waiting. */
   get size(): number {
     return this.byToken.size;
   }
 
+  /** Leases whose handler runs (or is settling). */
+  get running(): number {
+    return this.byToken.size - this.waitingCount;
+  }
+
   add(entry: InFlight): void {
     this.byToken.set(entry.token, entry);
+    if (entry.waiting) this.waitingCount++;
+  }
+
+  /** A waiting lease's handler starts. */
+  started(entry: InFlight): void {
+    if (entry.waiting && this.holds(entry)) this.waitingCount--;
+    entry.waiting = false;
   }
 
   /** Forgets a run (its outcome is settled). */
   delete(entry: InFlight): void {
-    if (this.byToken.get(entry.token) === entry) this.byToken.delete(entry.token);
+    if (this.byToken.get(entry.token) === entry) {
+      this.byToken.delete(entry.token);
+      if (entry.waiting) this.waitingCount--;
+    }
     if (this.byToken.size === 0) for (const w of this.emptied.splice(0)) w();
   }
 

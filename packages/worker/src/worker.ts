@@ -101,6 +101,8 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private closing: Promise<void> | undefined;
   private readonly listeners_ = new Listeners(this);
   private readonly tracing: ProcessTracing;
+  /** Jobs leased ahead, in lease order, until a slot frees (see LeaseLoop). */
+  private readonly waiting: { leased: LeasedJob; entry: InFlight }[] = [];
 
   constructor(name: string, handler: Handler<T, R>, options: WorkerOptions = {}) {
     super();
@@ -131,7 +133,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       leaseMs: this.opts.leaseMs,
       maxIdleMs: this.opts.maxIdleMs,
       workerId: this.metrics.id,
-      slots: () => `${this.metrics.id},${this.registry.size},${this.opts.concurrency},${slotsTtl}`,
+      slots: () => `${this.metrics.id},${this.registry.running},${this.opts.concurrency},${slotsTtl}`,
       lease: (args) => scripts.call(redis, 'lease', args),
       ack: (args) => scripts.call(redis, 'ack', args),
       start: (job) => this.start(job),
@@ -161,14 +163,35 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       backOff: (args) => scripts.call(redis, 'backoff', args),
       error,
       running: () => this.isRunning(),
-      slotFreed: () => this.loop.schedule(),
+      slotFreed: () => {
+        this.startWaiting();
+        this.loop.schedule();
+      },
     });
     this.reporter = new ProgressReporter(this.registry, (args) => scripts.call(redis, 'progress', args));
     this.heartbeat = new Heartbeat({
       registry: this.registry,
       heartbeatMs: this.opts.heartbeatMs,
       extend: (leases) => scripts.call(redis, 'extend', { leaseMs: this.opts.leaseMs, leases }),
-      gone: (entry, code) => this.settler.gone(entry, code, entry.job as Job<unknown> | undefined),
+      gone: (entry, code) => {
+        if (entry.waiting) {
+          // leased ahead, never started: forget it (cancelled, or its lease is gone)
+          entry.released = true;
+          this.registry.delete(entry);
+          const leased = this.dropWaiting(entry);
+          if (code !== ResultCode.CANCELLED) this.emitError(new LeaseLostError(entry.id, 'extend'));
+          else if (leased) {
+            try {
+              this.notify('cancelled', this.jobOf(decodeRecord(leased.record), entry));
+            } catch {
+              log.worker('%s: job %s was cancelled before it started', this.name, entry.id); // its record does not decode
+            }
+          }
+          this.loop.schedule();
+          return;
+        }
+        this.settler.gone(entry, code, entry.job as Job<unknown> | undefined);
+      },
       error,
     });
     // after a reconnect, look at the queue again instead of trusting a wake-up that may be gone
@@ -246,12 +269,46 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return { id: job.id, token: job.token, attempt: job.attempt, controller: undefined, released: false, record: undefined };
   }
 
+  /** A leased job: it starts now when a slot is free, else it waits in {@link waiting} (leased ahead). */
   private start(leased: LeasedJob): void {
+    if (this.registry.running >= this.opts.concurrency) {
+      const entry: InFlight = { ...this.entryOf(leased), waiting: true };
+      this.registry.add(entry);
+      this.waiting.push({ leased, entry });
+      return;
+    }
+    this.begin(leased, undefined);
+  }
+
+  /** Starts jobs leased ahead while slots are free (a closing worker releases them instead). */
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.registry.running < this.opts.concurrency && this.isRunning()) {
+      const { leased, entry } = this.waiting.shift()!;
+      if (!this.registry.holds(entry) || entry.released) continue;
+      this.registry.started(entry);
+      this.begin(leased, entry);
+    }
+  }
+
+  private dropWaiting(entry: InFlight): LeasedJob | undefined {
+    const i = this.waiting.findIndex((w) => w.entry === entry);
+    return i >= 0 ? this.waiting.splice(i, 1)[0]!.leased : undefined;
+  }
+
+  /** The job as its handler sees it; throws when its payload does not decode. */
+  private jobOf(record: DecodedRecord, entry: InFlight): Job<T> {
+    const schedule = record.schedule ? { id: record.schedule, occurrence: record.occurrence } : undefined;
+    const trace = record.traceparent ? { traceparent: record.traceparent, ...(record.tracestate ? { tracestate: record.tracestate } : {}) } : undefined;
+    return new RunningJob(entry.id, decodeData(record.payload, 'job payload') as T, entry.attempt, record.attempts, record.createdAt, record.priority, schedule, trace, entry, this.reporter);
+  }
+
+  private begin(leased: LeasedJob, held: InFlight | undefined): void {
     const { id, token, attempt } = leased;
     // A handler that does not declare the signal parameter cannot read it: skip the AbortController.
     const controller = this.wantsSignal ? new AbortController() : undefined;
-    const entry: InFlight = { id, token, attempt, controller, released: false, record: undefined };
-    this.registry.add(entry);
+    const entry: InFlight = held ?? { id, token, attempt, controller, released: false, record: undefined };
+    entry.controller = controller;
+    if (!held) this.registry.add(entry);
     let job: Job<T>;
     let record: DecodedRecord;
     try {
@@ -262,9 +319,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         this.settler.track(this.settler.release([entry], NEWER_RECORD_DELAY_MS).finally(() => this.registry.delete(entry)));
         return;
       }
-      const schedule = record.schedule ? { id: record.schedule, occurrence: record.occurrence } : undefined;
-      const trace = record.traceparent ? { traceparent: record.traceparent, ...(record.tracestate ? { tracestate: record.tracestate } : {}) } : undefined;
-      job = new RunningJob(id, decodeData(record.payload, 'job payload') as T, attempt, record.attempts, record.createdAt, record.priority, schedule, trace, entry, this.reporter);
+      job = this.jobOf(record, entry);
     } catch (err) {
       // retrying cannot make bytes decodable: straight to the dead-letter queue
       void this.settler.fail(entry, new RunningJob(id, undefined, attempt, attempt, 0, 0, undefined, undefined, entry, this.reporter), err, true);
@@ -291,11 +346,13 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       timeoutMs,
       (result) => {
         this.metrics.ran(performance.now() - t0);
+        this.loop.ran(performance.now() - t0);
         run?.ended();
         this.succeeded(entry, job, result);
       },
       (err) => {
         this.metrics.ran(performance.now() - t0);
+        this.loop.ran(performance.now() - t0);
         run?.failed(err);
         void this.settler.fail(entry, job, err, false);
       },
@@ -304,6 +361,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   private succeeded(entry: InFlight, job: Job<T>, result: R): void {
     this.registry.delete(entry);
+    this.startWaiting();
     if (entry.released) {
       this.loop.schedule();
       return;
@@ -325,6 +383,9 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async shutdown(graceMs: number): Promise<void> {
     this.loop.stopLeasing();
     this.ticker.stop();
+    // jobs leased ahead have not started: straight back, for another worker
+    const ahead = this.waiting.splice(0).map((w) => w.entry).filter((e) => this.registry.holds(e));
+    if (ahead.length > 0) this.settler.track(this.settler.release(ahead).finally(() => ahead.forEach((e) => this.registry.delete(e))));
     // let running jobs finish (jobs that calls in flight still bring are released as they land)
     await withTimeout(this.registry.whenEmpty(), graceMs);
     // with Redis unreachable nothing can be sent: leases left behind expire and are reclaimed
