@@ -14,7 +14,11 @@ export interface WorkerOptions {
   connection?: ConnectionOption;
   /** Key prefix; must match the producers'. @defaultValue `'kyoo'` */
   prefix?: string;
-  /** Jobs run at once by this worker. @defaultValue `1` */
+  /**
+   * Jobs run at once by this worker. While its handlers are quicker than a
+   * round trip to Redis it also holds up to as many leased ahead, started as
+   * slots free (docs/design/021-lease-ahead.md). @defaultValue `1`
+   */
   concurrency?: number;
   /** Lease (visibility timeout): a job whose worker stops heartbeating for this long runs elsewhere. @defaultValue `30000` */
   leaseMs?: number;
