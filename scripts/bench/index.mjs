@@ -41,11 +41,11 @@ const ROOT = path.resolve(HERE, '../..');
 
 const SIZES = {
   full: {
-    add: 20_000, bulk: 50_000, process: 20_000, processLarge: 200_000, twoProcess: 40_000, latency: 500, memory: 100_000, idleSeconds: 10,
+    add: 20_000, bulk: 50_000, process: 20_000, processLarge: 200_000, twoProcess: 40_000, latency: 500, memory: 100_000, backlog: 1_000_000, idleSeconds: 10,
     delayed: 1000, priority: 20_000, priorityOrder: 200, scheduleOccurrences: 30, rateLimited: 10_000,
   },
   quick: {
-    add: 5_000, bulk: 10_000, process: 5_000, processLarge: 20_000, twoProcess: 10_000, latency: 100, memory: 20_000, idleSeconds: 3,
+    add: 5_000, bulk: 10_000, process: 5_000, processLarge: 20_000, twoProcess: 10_000, latency: 100, memory: 20_000, backlog: 50_000, idleSeconds: 3,
     delayed: 200, priority: 5_000, priorityOrder: 200, scheduleOccurrences: 8, rateLimited: 4_000,
   },
 };
@@ -55,7 +55,7 @@ const USAGE = `usage: scripts/bench/run [--quick] [--rounds N] [--only SCENARIO[
   --quick            1 round with smaller counts (under a minute)
   --rounds N         rounds to run; the table shows the median (default 3, or 1 with --quick)
   --only LIST        scenarios: add, bulk, process, process-large, cold-start, process-kept, grouped, two-process,
-                     latency, memory, idle, delayed, priority, rate-limited, schedule
+                     latency, memory, backlog, idle, delayed, priority, rate-limited, schedule
   --lib LIST         libraries: kyoo, bullmq, bee
   --idle-seconds S   length of the idle-cost window (default 10, or 3 with --quick)
 `;

@@ -23,6 +23,7 @@ import { SCHEDULE_METRICS, schedule } from './schedule.mjs';
 import { PROCESS_KEPT_COST_METRICS, PROCESS_KEPT_METRICS, processKept } from './process-kept.mjs';
 import { GROUPED_METRICS, grouped } from './grouped.mjs';
 import { RATE_LIMITED_METRICS, rateLimited } from './rate-limited.mjs';
+import { BACKLOG_METRICS, backlog } from './backlog.mjs';
 
 /** Concurrent add loops in the one-at-a-time add scenario. */
 const ADD_IN_FLIGHT = 100;
@@ -298,6 +299,7 @@ export const SCENARIOS = [
       }
     },
   },
+  backlog,
   delayed,
   priority,
   rateLimited,
@@ -321,6 +323,7 @@ export const METRICS = [
   ...DELAYED_METRICS,
   ...SCHEDULE_METRICS,
   { key: 'memoryPerJob', scenario: 'memory', label: 'Redis memory per waiting job', unit: 'bytes', better: 'lower' },
+  ...BACKLOG_METRICS,
   { key: 'commandsPerJob', scenario: 'process', label: `Redis commands per processed job (concurrency ${MEASURED_CONCURRENCY})`, unit: 'commands', better: 'lower' },
   { key: 'scriptCallsPerJob', scenario: 'process', label: '… of which script calls', unit: 'calls', better: 'lower' },
   { key: 'cpuPer10k', scenario: 'process', label: `Redis CPU per 10,000 processed jobs (concurrency ${MEASURED_CONCURRENCY})`, unit: 'ms', better: 'lower' },
