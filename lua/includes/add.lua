@@ -129,7 +129,8 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   end
 
   if #records > 0 then
-    keep_hashtable(k.jobs)
+    -- the sentinel (includes/runs.lua) rides along, written again as it is
+    records[#records + 1] = SENTINEL; records[#records + 1] = '1'
     redis.call('HSET', k.jobs, unpack(records))
     if #priorities > 0 then redis.call('HSET', k.priorities, unpack(priorities)) end
   end

@@ -50,8 +50,9 @@ local function lease_batch(k, rq, ev, n, lease_ms, announce, nonce)
     end
     if #zargs > 0 then
       if announce and redis.call('ZCOUNT', k.leased, '-inf', '(inf') == 0 then wake(k.wake) end
-      keep_skiplist(k.leased)
-      keep_hashtable(k.runs)
+      -- the sentinels (includes/runs.lua) ride along: written again as they are, one command each instead of two
+      zargs[#zargs + 1] = 'inf'; zargs[#zargs + 1] = SENTINEL
+      rargs[#rargs + 1] = SENTINEL; rargs[#rargs + 1] = '1'
       redis.call('ZADD', k.leased, unpack(zargs))
       redis.call('HSET', k.runs, unpack(rargs))
     end

@@ -16,9 +16,10 @@ end
 -- thousands of entries. One member longer than 64 bytes converts a key to a
 -- hash table or skiplist for good, so the hot keys each keep such a sentinel.
 -- It sorts at +inf in `leased` (never expires) and no job id can equal it.
+-- Writers add it to the command they send anyway (`SENTINEL '1'` in an HSET
+-- of `jobs` or `runs`, `inf SENTINEL` in a ZADD of `leased`): written again
+-- as it is, at no extra command.
 local SENTINEL = '\0kyoo:sentinel:keeps-this-key-a-hash-table-not-a-listpack:do-not-remove'
-local function keep_hashtable(hash_key) redis.call('HSETNX', hash_key, SENTINEL, '1') end
-local function keep_skiplist(zset_key) redis.call('ZADD', zset_key, 'NX', 'inf', SENTINEL) end
 
 -- A score as Redis should store it: Lua would print only 14 digits, losing
 -- the sub-millisecond part of a time (a whole number below 10^14 it prints
