@@ -4,12 +4,13 @@
 //
 //   memory per waiting job    Redis's used_memory after the fill, less before,
 //                             over the job count (the fill is outside any clock)
-//   backlog processing rate   one worker process at concurrency 100 takes the
-//                             first sizes.process jobs (20,000) off the full queue:
+//   backlog processing rate   one worker at concurrency 100 takes the first
+//                             sizes.process jobs (20,000) off the full queue:
 //                             time from its start to that many completions. The
-//                             `process` line runs the same worker on a queue of
-//                             only that many jobs; the two should be equal (no
-//                             per-job cost that grows with the backlog).
+//                             `backlog-small` scenario runs the same on a queue
+//                             of only those 20,000 (same payloads, a process of
+//                             its own). The two should be equal (no per-job cost
+//                             that grows with the backlog).
 //
 // The same fill and the same worker for every library; the rest of the backlog
 // is deleted with the queue's keys afterwards.
@@ -24,8 +25,49 @@ export const userPayload = (i) => ({ userId: 100_000 + (i % 900_000), url: `http
 
 export const BACKLOG_METRICS = [
   { key: 'backlogRate', scenario: 'backlog', label: `process, concurrency ${BACKLOG_CONCURRENCY}, first 20,000 of a 1,000,000 backlog`, unit: 'jobs/s', better: 'higher' },
+  { key: 'backlogSmallRate', scenario: 'backlog-small', label: `… the same 20,000 { userId, url } jobs alone in the queue`, unit: 'jobs/s', better: 'higher' },
   { key: 'backlogMemoryPerJob', scenario: 'backlog', label: 'Redis memory per waiting job, 1,000,000 { userId, url }', unit: 'bytes', better: 'lower' },
 ];
+
+/** Adds `count` backlog jobs to `name` through the library's bulk add; resolves with the Redis memory they took. */
+async function fill(ctx, lib, name, count) {
+  const producer = lib.producer(ctx.server, name);
+  try {
+    await producer.ready();
+    await ctx.admin.lazyFreeDone();
+    const before = await ctx.stats.snapshot();
+    for (let i = 0; i < count; i += BULK_CHUNK) {
+      await producer.addBulk(Array.from({ length: Math.min(BULK_CHUNK, count - i) }, (_, j) => userPayload(i + j)));
+    }
+    return ServerStats.delta(before, await ctx.stats.snapshot()).memory;
+  } finally {
+    await producer.close();
+  }
+}
+
+/** One worker at concurrency 100 takes `take` jobs off the queue `name`: jobs/s and the Redis counters. */
+async function takeOff(ctx, lib, name, take, what) {
+  let done = 0;
+  let finished;
+  const allDone = new Promise((resolve) => (finished = resolve));
+  const worker = lib.worker(ctx.server, name, {
+    concurrency: BACKLOG_CONCURRENCY,
+    handler: noop,
+    onCompleted: () => {
+      if (++done === take) finished(performance.now());
+    },
+  });
+  try {
+    await worker.ready();
+    const before = await ctx.stats.snapshot();
+    const start = performance.now();
+    worker.start();
+    const end = await withTimeout(allDone, ctx.timeoutMs, what);
+    return { rate: take / ((end - start) / 1000), delta: ServerStats.delta(before, await ctx.stats.snapshot()) };
+  } finally {
+    await worker.close();
+  }
+}
 
 export const backlog = {
   name: 'backlog',
@@ -34,42 +76,24 @@ export const backlog = {
     const count = ctx.sizes.backlog;
     const take = Math.min(ctx.sizes.process, count);
     const name = ctx.queue('backlog');
-    const producer = lib.producer(ctx.server, name);
-    let memory;
-    try {
-      await producer.ready();
-      await ctx.admin.lazyFreeDone();
-      const before = await ctx.stats.snapshot();
-      for (let i = 0; i < count; i += BULK_CHUNK) {
-        await producer.addBulk(Array.from({ length: Math.min(BULK_CHUNK, count - i) }, (_, j) => userPayload(i + j)));
-      }
-      memory = ServerStats.delta(before, await ctx.stats.snapshot()).memory;
-    } finally {
-      await producer.close();
-    }
-    let done = 0;
-    let finished;
-    const allDone = new Promise((resolve) => (finished = resolve));
-    const worker = lib.worker(ctx.server, name, {
-      concurrency: BACKLOG_CONCURRENCY,
-      handler: noop,
-      onCompleted: () => {
-        if (++done === take) finished(performance.now());
-      },
-    });
-    try {
-      await worker.ready();
-      const before = await ctx.stats.snapshot();
-      const start = performance.now();
-      worker.start();
-      const end = await withTimeout(allDone, ctx.timeoutMs, `taking ${take} jobs off a backlog of ${count}`);
-      const after = await ctx.stats.snapshot();
-      return {
-        values: { backlogRate: take / ((end - start) / 1000), backlogMemoryPerJob: memory / count },
-        details: { backlog: { jobs: count, taken: take, memoryBytes: memory, ...perJob(ServerStats.delta(before, after), take) } },
-      };
-    } finally {
-      await worker.close();
-    }
+    const memory = await fill(ctx, lib, name, count);
+    const run = await takeOff(ctx, lib, name, take, `taking ${take} jobs off a backlog of ${count}`);
+    return {
+      values: { backlogRate: run.rate, backlogMemoryPerJob: memory / count },
+      details: { backlog: { jobs: count, taken: take, memoryBytes: memory, ...perJob(run.delta, take) } },
+    };
+  },
+};
+
+/** The same worker and payloads on a queue of only the jobs it takes (a run, and so a process, of its own). */
+export const backlogSmall = {
+  name: 'backlog-small',
+  about: `the backlog line's 20,000 { userId, url } jobs alone in the queue, concurrency ${BACKLOG_CONCURRENCY}`,
+  async run(ctx, lib) {
+    const take = Math.min(ctx.sizes.process, ctx.sizes.backlog);
+    const name = ctx.queue('backlog-small');
+    await fill(ctx, lib, name, take);
+    const run = await takeOff(ctx, lib, name, take, `taking ${take} jobs off a queue of ${take}`);
+    return { values: { backlogSmallRate: run.rate }, details: { backlogSmall: perJob(run.delta, take) } };
   },
 };

@@ -55,7 +55,7 @@ const USAGE = `usage: scripts/bench/run [--quick] [--rounds N] [--only SCENARIO[
   --quick            1 round with smaller counts (under a minute)
   --rounds N         rounds to run; the table shows the median (default 3, or 1 with --quick)
   --only LIST        scenarios: add, bulk, process, process-large, cold-start, process-kept, grouped, two-process,
-                     latency, memory, backlog, idle, delayed, priority, rate-limited, schedule
+                     latency, memory, backlog, backlog-small, idle, delayed, priority, rate-limited, schedule
   --lib LIST         libraries: kyoo, bullmq, bee
   --idle-seconds S   length of the idle-cost window (default 10, or 3 with --quick)
 `;

@@ -23,7 +23,7 @@ import { SCHEDULE_METRICS, schedule } from './schedule.mjs';
 import { PROCESS_KEPT_COST_METRICS, PROCESS_KEPT_METRICS, processKept } from './process-kept.mjs';
 import { GROUPED_METRICS, grouped } from './grouped.mjs';
 import { RATE_LIMITED_METRICS, rateLimited } from './rate-limited.mjs';
-import { BACKLOG_METRICS, backlog } from './backlog.mjs';
+import { BACKLOG_METRICS, backlog, backlogSmall } from './backlog.mjs';
 
 /** Concurrent add loops in the one-at-a-time add scenario. */
 const ADD_IN_FLIGHT = 100;
@@ -300,6 +300,7 @@ export const SCENARIOS = [
     },
   },
   backlog,
+  backlogSmall,
   delayed,
   priority,
   rateLimited,
