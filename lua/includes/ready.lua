@@ -158,8 +158,16 @@ local function ready_push_front(rq, ids)
   local any = false
   for i = 1, #ids do if prios[i] ~= 0 then any = true end end
   if not any and redis.call('ZCARD', rq.prio) == 0 then
-    -- LPUSH reverses; push the last first so the batch keeps its order
-    for i = #ids, 1, -1 do redis.call('LPUSH', rq.ready, ids[i]) end
+    -- LPUSH pushes its arguments one by one to the front: the last first keeps the batch's order
+    -- (in calls of at most 1,000: unpack has a limit)
+    local rev = {}
+    for i = #ids, 1, -1 do
+      rev[#rev + 1] = ids[i]
+      if #rev == 1000 or i == 1 then
+        redis.call('LPUSH', rq.ready, unpack(rev))
+        rev = {}
+      end
+    end
     return
   end
   -- ahead of the first job in `prio`, and of any the list holds (they count as added at list_until <= now)

@@ -222,6 +222,20 @@ describe('worker.close()', () => {
     expect(await q.counts()).toMatchObject({ ready: 2, leased: 0 });
   });
 
+  it('releases 1,200 running jobs back to the front in their order, ahead of the jobs never leased', async () => {
+    const q = s.track(new Queue(s.name, { connection: s.url }));
+    const ids = await q.addBulk(Array.from({ length: 1500 }, (_, n) => ({ data: { n } })));
+    let started = 0;
+    const w = s.trackWorker(new Worker(s.name, async (_job, signal) => {
+      started++;
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    }, { connection: s.url, concurrency: 1200, leaseMs: 10_000 }));
+    await waitFor(() => started === 1200, 5000, '1,200 jobs to start');
+    await w.close(50);
+    expect(await s.admin.lrange(s.keys.ready, 0, -1)).toEqual(ids);
+    expect(await q.counts()).toMatchObject({ ready: 1500, leased: 0 });
+  });
+
   it('always resolves: idle, never started, twice, with grace 0', async () => {
     const idle = new Worker(s.name, () => undefined, { connection: s.named('idle') });
     await s.waitBlocked('idle');

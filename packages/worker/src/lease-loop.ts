@@ -181,7 +181,8 @@ export class LeaseLoop {
     while (this.calls < MAX_CALLS) {
       const acks = this.acks.splice(0, MAX_ACKS_PER_CALL);
       const room = this.free() - this.reserved;
-      const want = acks.length > 0 || !this.starved ? Math.min(room, this.batch) : 0;
+      // room is below 0 when leasing ahead stopped with jobs still waiting in the worker
+      const want = acks.length > 0 || !this.starved ? Math.max(0, Math.min(room, this.batch)) : 0;
       if (acks.length === 0 && want <= 0) break;
       this.calls++;
       this.reserved += want;

@@ -345,18 +345,22 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       controller,
       timeoutMs,
       (result) => {
-        this.metrics.ran(performance.now() - t0);
-        this.loop.ran(performance.now() - t0);
+        this.ran(performance.now() - t0);
         run?.ended();
         this.succeeded(entry, job, result);
       },
       (err) => {
-        this.metrics.ran(performance.now() - t0);
-        this.loop.ran(performance.now() - t0);
+        this.ran(performance.now() - t0);
         run?.failed(err);
         void this.settler.fail(entry, job, err, false);
       },
     );
+  }
+
+  /** A handler ran for `ms`: the histogram, and the lease loop's average (for leasing ahead). */
+  private ran(ms: number): void {
+    this.metrics.ran(ms);
+    this.loop.ran(ms);
   }
 
   private succeeded(entry: InFlight, job: Job<T>, result: R): void {
