@@ -16,7 +16,7 @@
 // is deleted with the queue's keys afterwards.
 import { BULK_CHUNK } from './libs.mjs';
 import { ServerStats } from './redis-stats.mjs';
-import { noop, perJob, withTimeout } from './measure.mjs';
+import { perJob, timedRun } from './measure.mjs';
 
 export const BACKLOG_CONCURRENCY = 100;
 
@@ -45,30 +45,6 @@ async function fill(ctx, lib, name, count) {
   }
 }
 
-/** One worker at concurrency 100 takes `take` jobs off the queue `name`: jobs/s and the Redis counters. */
-async function takeOff(ctx, lib, name, take, what) {
-  let done = 0;
-  let finished;
-  const allDone = new Promise((resolve) => (finished = resolve));
-  const worker = lib.worker(ctx.server, name, {
-    concurrency: BACKLOG_CONCURRENCY,
-    handler: noop,
-    onCompleted: () => {
-      if (++done === take) finished(performance.now());
-    },
-  });
-  try {
-    await worker.ready();
-    const before = await ctx.stats.snapshot();
-    const start = performance.now();
-    worker.start();
-    const end = await withTimeout(allDone, ctx.timeoutMs, what);
-    return { rate: take / ((end - start) / 1000), delta: ServerStats.delta(before, await ctx.stats.snapshot()) };
-  } finally {
-    await worker.close();
-  }
-}
-
 export const backlog = {
   name: 'backlog',
   about: `1,000,000 waiting { userId, url } jobs: memory per job, and the rate of taking the first 20,000 at concurrency ${BACKLOG_CONCURRENCY}`,
@@ -77,7 +53,7 @@ export const backlog = {
     const take = Math.min(ctx.sizes.process, count);
     const name = ctx.queue('backlog');
     const memory = await fill(ctx, lib, name, count);
-    const run = await takeOff(ctx, lib, name, take, `taking ${take} jobs off a backlog of ${count}`);
+    const run = await timedRun(ctx, lib, name, { take, concurrency: BACKLOG_CONCURRENCY });
     return {
       values: { backlogRate: run.rate, backlogMemoryPerJob: memory / count },
       details: { backlog: { jobs: count, taken: take, memoryBytes: memory, ...perJob(run.delta, take) } },
@@ -93,7 +69,7 @@ export const backlogSmall = {
     const take = Math.min(ctx.sizes.process, ctx.sizes.backlog);
     const name = ctx.queue('backlog-small');
     await fill(ctx, lib, name, take);
-    const run = await takeOff(ctx, lib, name, take, `taking ${take} jobs off a queue of ${take}`);
+    const run = await timedRun(ctx, lib, name, { take, concurrency: BACKLOG_CONCURRENCY, exact: true });
     return { values: { backlogSmallRate: run.rate }, details: { backlogSmall: perJob(run.delta, take) } };
   },
 };
