@@ -270,7 +270,8 @@ describe('dead-letter queue administration', () => {
 
     health.healthy = true;
     await q.resume();
-    await waitFor(() => done.length === 1, 3000, 'the replayed job to complete');
+    // the handler's side effect shows before its ack lands: wait for the state in Redis
+    await waitFor(async () => (await q.getJob(id))?.state === 'completed', 3000, 'the replayed job to complete');
     expect(done).toEqual([`${id}@1`]);
     expect(await q.getJob(id)).toMatchObject({ state: 'completed', result: 'sent', attemptsMade: 1 });
     expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, dead: 0, completed: 1 });
@@ -287,7 +288,9 @@ describe('dead-letter queue administration', () => {
     expect(res.done.sort()).toEqual([...ids].sort());
     expect(res.notDead).toEqual([]);
     expect(res.notFound).toEqual([]);
-    await waitFor(() => done.length === 3, 3000, 'the replayed jobs to complete');
+    // the handlers' side effects show before their acks land: wait for the acks in Redis too
+    const settled = async () => done.length === 3 && (await q.counts()).leased === 0;
+    await waitFor(settled, 3000, 'the replayed jobs to complete');
     expect(done.sort()).toEqual(ids.map((id) => `${id}@1`).sort());
     expect(await q.counts()).toMatchObject({ ready: 0, leased: 0, dead: 0 });
     expect(await q.dead.replay('all')).toEqual({ done: [], notDead: [], notFound: [], changed: [] });

@@ -19,7 +19,7 @@ export const KYOO_COMMANDS = [
   // sent by the client
   'fcall', 'function|load', 'eval', 'evalsha', 'incrby', 'blpop', 'multi', 'exec', 'hget', 'hexists', 'zscore', 'zrange',
   'zcard', 'zcount', 'llen', 'info', 'wait', 'ping', 'quit', 'hgetall', 'xread', 'xrange',
-  'xrevrange', 'get', 'hkeys', 'xlen', 'xtrim', 'lindex',
+  'xrevrange', 'get', 'hkeys', 'xlen', 'xtrim', 'lindex', 'pexpire',
   // called from kyoo's Lua scripts (ACLs apply inside scripts too)
   'time', 'hset', 'hsetnx', 'hdel', 'hlen', 'hmget', 'incr', 'lpop', 'lpush', 'lrem', 'rpush',
   'zadd', 'zpopmin', 'zrangebyscore', 'zrangebylex', 'zrem', 'xadd', 'hincrby', 'hincrbyfloat', 'hscan',

@@ -42,7 +42,7 @@ export const KEY_LAYOUT = [
   { name: 'redrive', type: 'hash', holds: 'the queue\'s redrive task, if any (an operator\'s resumable, rate-limited replay of dead jobs): `id`, `status` (preparing, active, done), `filter`, `created_at`, `total`, `replayed`, `skipped`, `finished_at`' },
   { name: 'redrive_ids', type: 'zset', holds: 'ids of the dead jobs the redrive task has still to replay, scored by the time of death it matched (a job dead again since is skipped); each is taken out in the call that replays it' },
   { name: 'meta', type: 'hash', holds: 'queue state and policy: `paused`, `list_until`, `hold_until` (a back-off), `rate_tat` (the rate state), `limited_until`, `group_vt` and `lane_vt` (turns), `group_seq`, and the fields of `packages/core/policy.json`' },
-  { name: 'wake', type: 'list', holds: 'wake-up token for idle workers blocked on BLPOP (at most one element)' },
+  { name: 'wake', type: 'list', holds: 'wake-up token for idle workers blocked on BLPOP (at most one element); beside it, each blocked worker also waits on its own `wake:<worker id>`, which its close() pushes to (that key lives a minute at most)' },
   { name: 'ids', type: 'string', holds: 'counter for generated job ids' },
   { name: 'fence', type: 'string', holds: 'counter for lease fencing tokens' },
 ] as const;

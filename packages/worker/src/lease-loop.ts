@@ -21,6 +21,8 @@ export interface LoopDeps {
   /** Connection for blocking waits on the wake list (BLPOP). */
   readonly blocker: RedisConnection;
   readonly wakeKey: string;
+  /** This worker's own wake list, beside the queue's: close() pushes to it to end a blocking wait. */
+  readonly ownWakeKey: string;
   readonly concurrency: number;
   readonly leaseMs: number;
   readonly maxIdleMs: number;
@@ -29,6 +31,12 @@ export interface LoopDeps {
   /** What the worker says of its slots with each call (lua/includes/workers.lua). */
   slots(): string;
   lease(args: ScriptArgs<'lease'>): Promise<LeaseReply>;
+  /** The lease call on the blocking connection (it runs when the blocking wait ends). */
+  leaseBlocked(args: ScriptArgs<'lease'>): Promise<LeaseReply>;
+  /** Ends this worker's blocking wait (a push to its own wake list, on the other connection). */
+  unblock(): Promise<unknown>;
+  /** Removes what such a push may have left in the own wake list. */
+  forgetUnblock(): Promise<unknown>;
   ack(args: ScriptArgs<'ack'>): Promise<{ codes: ResultCode[]; lease: LeaseReply }>;
   /** Start a leased job's handler. */
   start(job: LeasedJob): void;
@@ -88,6 +96,9 @@ export class LeaseLoop {
   private retryTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private idleCalls: (() => void)[] = [];
+  /** Settles when the blocking wait in progress, with its lease, has ended. */
+  private parked: Promise<void> | undefined;
+  private unblockTimer: NodeJS.Timeout | undefined;
   /** Running averages (ms): a handler's run, and an ack/lease call's round trip. */
   private handlerMs = Infinity;
   private callMs = 0;
@@ -139,16 +150,28 @@ export class LeaseLoop {
     if (this.state === 'running') this.pump();
   }
 
-  /** Stops leasing; acks still go out until {@link LeaseLoop.drain} is done. */
+  /**
+   * Stops leasing; acks still go out until {@link LeaseLoop.drain} is done.
+   * A blocking wait in progress is ended through the worker's own wake list,
+   * so that the lease queued behind it runs and its reply (jobs to give
+   * back) is read; after 1 s, or when that push fails, the connection is
+   * closed instead.
+   */
   stopLeasing(): void {
     if (this.state === 'running' || this.state === 'new') this.state = 'draining';
-    this.d.blocker.disconnect();
     clearTimeout(this.dueTimer);
+    if (!this.blocking) {
+      this.d.blocker.disconnect();
+      return;
+    }
+    this.unblockTimer = setTimeout(() => this.d.blocker.disconnect(), 1000);
+    this.d.unblock().catch(() => this.d.blocker.disconnect());
   }
 
   /** Waits until every queued ack has been sent (or the loop is closed). */
   async drain(settled: () => Promise<void>): Promise<void> {
     for (;;) {
+      if (this.parked) await this.parked;
       await settled();
       if (this.state === 'closed' || (this.acks.length === 0 && this.calls === 0)) return;
       if (this.calls === 0) this.pump();
@@ -161,6 +184,7 @@ export class LeaseLoop {
     this.state = 'closed';
     clearTimeout(this.retryTimer);
     clearTimeout(this.dueTimer);
+    clearTimeout(this.unblockTimer);
   }
 
   /** No call in flight (for close()'s wait). */
@@ -210,12 +234,13 @@ export class LeaseLoop {
         },
       );
     }
+    // a slot freed after a short lease that found every slot busy (jobs from another call filled them):
+    // nothing to send, so wait for a wake-up now
+    if (this.calls === 0 && this.starved && this.free() > 0) this.block();
   }
 
   private async call(acks: PendingAck[], want: number): Promise<LeaseReply> {
-    // the nonce keeps tokens unique if a failover rolls the fence counter back (docs/design/011);
-    // it starts with the worker's id, so a token (and `getJob`) tells which worker holds a lease
-    const common = { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: `${this.d.workerId}.${nonce()}`, worker: this.d.slots() };
+    const common = this.leaseArgs(want);
     if (acks.length === 0) return this.d.lease(common);
     let dedups = '';
     for (const a of acks) if (a.dedup !== '') dedups += `${a.id}\0${a.dedup}\0`;
@@ -224,9 +249,15 @@ export class LeaseLoop {
     return reply.lease;
   }
 
+  private leaseArgs(want: number): ScriptArgs<'lease'> {
+    // the nonce keeps tokens unique if a failover rolls the fence counter back (docs/design/011);
+    // it starts with the worker's id, so a token (and `getJob`) tells which worker holds a lease
+    return { n: want, leaseMs: this.d.leaseMs, rnd: Math.random(), nonce: `${this.d.workerId}.${nonce()}`, worker: this.d.slots() };
+  }
+
   private afterCall(): void {
     if (this.acks.length > 0 || (!this.starved && this.free() - this.reserved > 0)) this.schedule();
-    else if (this.starved && this.calls === 0 && this.free() > 0) void this.block();
+    else if (this.starved && this.calls === 0 && this.free() > 0) this.block();
     if (this.calls === 0) for (const w of this.idleCalls.splice(0)) w();
   }
 
@@ -267,21 +298,66 @@ export class LeaseLoop {
     this.dueTimer.unref();
   }
 
-  /** Blocks on the wake list until a job may be ready (a wake-up, a due time, or `maxIdleMs`). */
-  private async block(): Promise<void> {
+  /**
+   * Blocks on the wake lists until a job may be ready (a wake-up, a due time,
+   * `maxIdleMs`, or close()). The lease call goes on the same connection
+   * right behind the BLPOP: Redis runs it the moment the BLPOP returns, so
+   * the wake-up and the leased jobs come back together, with no second round
+   * trip (docs/design/022-lease-behind-the-wait.md).
+   */
+  private block(): void {
     if (this.blocking || this.state !== 'running') return;
     this.blocking = true;
+    // not reserved: while it waits, calls on the other connection go on as usual (they learn the next
+    // due time); should both bring jobs, those beyond the free slots wait in the worker for one
+    const want = Math.max(0, Math.min(this.free() - this.reserved, this.batch));
+    const pop = this.d.blocker.blpop(this.d.wakeKey, this.d.ownWakeKey, this.d.maxIdleMs / 1000);
+    const lease = want > 0 ? this.d.leaseBlocked(this.leaseArgs(want)) : undefined;
+    // either may fail before the other settles (a slot that moved, a closed connection): afterBlock reads both
+    pop.catch(() => undefined);
+    lease?.catch(() => undefined);
+    this.parked = this.afterBlock(pop, lease, want);
+  }
+
+  private async afterBlock(pop: Promise<unknown>, lease: Promise<LeaseReply> | undefined, want: number): Promise<void> {
+    let failed: Error | undefined;
+    let reply: LeaseReply | undefined;
     try {
-      await this.d.blocker.blpop(this.d.wakeKey, this.d.maxIdleMs / 1000);
+      await pop;
     } catch (err) {
-      if (this.state === 'running') {
-        this.d.error(err as Error);
-        await sleep(100);
-      }
-    } finally {
-      this.blocking = false;
+      failed = err as Error;
     }
-    this.wake();
+    if (lease) {
+      try {
+        reply = await lease;
+      } catch (err) {
+        failed ??= err as Error;
+      }
+    }
+    this.blocking = false;
+    this.parked = undefined;
+    clearTimeout(this.unblockTimer);
+    if (this.state !== 'running') {
+      // closing: give back what the lease brought, and leave nothing in the own wake list
+      if (reply) this.take(reply);
+      this.d.blocker.disconnect();
+      await this.d.forgetUnblock().catch(() => undefined);
+      for (const w of this.idleCalls.splice(0)) w();
+      return;
+    }
+    if (failed) {
+      this.d.error(failed);
+      await sleep(100);
+      this.wake();
+      return;
+    }
+    if (!reply) {
+      this.wake();
+      return;
+    }
+    this.errorStreak = 0;
+    this.starved = this.take(reply) < want;
+    this.afterCall();
   }
 }
 

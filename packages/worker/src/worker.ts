@@ -125,16 +125,23 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.metrics = new WorkerMetrics(this.opts.metricsFlushMs, (args) => scripts.call(redis, 'metricsFlush', args), error);
     // an idle worker calls at least every maxIdleMs: past that (and a lease, and a margin) its slots are not counted
     const slotsTtl = this.opts.maxIdleMs + this.opts.leaseMs + 30_000;
+    // this worker's own wake list, watched beside the queue's: close() pushes to it to end a blocking wait
+    const ownWake = `${keys.wake}:${this.metrics.id}`;
     this.loop = new LeaseLoop({
       registry: this.registry,
       blocker,
       wakeKey: keys.wake,
+      ownWakeKey: ownWake,
       concurrency: this.opts.concurrency,
       leaseMs: this.opts.leaseMs,
       maxIdleMs: this.opts.maxIdleMs,
       workerId: this.metrics.id,
       slots: () => `${this.metrics.id},${this.registry.running},${this.opts.concurrency},${slotsTtl}`,
       lease: (args) => scripts.call(redis, 'lease', args),
+      leaseBlocked: (args) => scripts.call(blocker, 'lease', args),
+      // the key expires, in case this process dies before it takes the push back
+      unblock: () => redis.multi().rpush(ownWake, '1').pexpire(ownWake, 60_000).exec(),
+      forgetUnblock: () => redis.lpop(ownWake),
       ack: (args) => scripts.call(redis, 'ack', args),
       start: (job) => this.start(job),
       late: (jobs) => this.settler.track(this.settler.release(jobs.map((j) => this.entryOf(j)))),
