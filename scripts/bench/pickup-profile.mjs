@@ -5,7 +5,7 @@
 //   node scripts/bench/pickup-profile.mjs [--lib kyoo,bee] [--count 400]
 //
 // On a private redis-server, one producer and one idle worker (concurrency 1)
-// in this process, as in the `latency` scenario: an add after a 2-5 ms gap,
+// in this process, as in the `latency` scenario: an add after the same 2-5 ms gap,
 // then wait for the handler. It prints, per library:
 //   - a timeline of one pickup: every socket write and read of the process
 //     and the handler's start, in µs from the add() call (medians over the
@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startRedis } from '../lib/redis.mjs';
 import { LIBS } from './libs.mjs';
+import { pickupGapMs } from './scenarios.mjs';
 
 const { values } = parseArgs({ options: { lib: { type: 'string', default: 'kyoo,bee' }, count: { type: 'string', default: '400' } } });
 const count = Number(values.count);
@@ -69,7 +70,7 @@ try {
         await admin.config('set', 'slowlog-log-slower-than', '0');
         await admin.slowlog('reset');
       }
-      await sleep(2 + Math.floor(Math.random() * 4));
+      await sleep(pickupGapMs());
       const handlerStarted = new Promise((resolve) => started.set(n, resolve));
       const mine = [];
       timeline = mine;

@@ -41,6 +41,9 @@ export const PROCESS_LARGE_CONCURRENCY = [10, 100];
 /** Jobs picked up before latency samples are taken. */
 const LATENCY_WARMUP = 10;
 
+/** The gap before each pickup of the latency line: the worker is back to waiting, and adds do not beat in step with it. */
+export const pickupGapMs = () => 2 + Math.floor(Math.random() * 4);
+
 export const SCENARIOS = [
   {
     name: 'add',
@@ -235,8 +238,7 @@ export const SCENARIOS = [
         const samples = [];
         await withTimeout((async () => {
           for (let n = 0; n < LATENCY_WARMUP + count; n++) {
-            // a small random gap, so the worker is back to waiting and adds do not beat in step with it
-            await sleep(2 + Math.floor(Math.random() * 4));
+            await sleep(pickupGapMs());
             const handlerStarted = new Promise((resolve) => started.set(n, resolve));
             const t0 = performance.now();
             await producer.add({ n });
