@@ -158,3 +158,43 @@ test('a job added at the instant close() begins is given back unrun, with no att
     }
   }
 });
+
+/** The jobs a lease or ack call asks for (its first argument after the keys). */
+function wanted(s: Seen): number {
+  const keys = Number(s.args[2]);
+  return Number(s.args[3 + keys]);
+}
+
+test('during the wait only the lease behind it leases: a due delayed job ends the wait through the own wake list', async () => {
+  // a lease on the main connection while the one behind the BLPOP waits would bring jobs on two
+  // connections, whose replies can be handled in either order: jobs would start out of lease order
+  const { server, seen, sync } = await monitored();
+  const name = 'behind-due';
+  const queue = new Queue<{ n: number }>(name, { connection: server.url });
+  const ran: number[] = [];
+  const worker = new Worker<{ n: number }>(name, (job) => void ran.push(job.data.n), { connection: server.url, maxIdleMs: 30_000 });
+  cleanup.push(() => queue.close(), () => worker.close(0));
+  await Promise.all([queue.ready(), worker.ready()]);
+  const wake = queueKeys('kyoo', name).wake;
+  const own = `${wake}:${worker.id}`;
+  const blocker = await blockedAt(seen, wake);
+  const from = seen.length;
+
+  // the add wakes the worker (it learns the due time), which waits again; its due timer then fires
+  // while it waits, long before maxIdleMs
+  await queue.add({ n: 1 }, { delayMs: 300 });
+  await waitFor(() => ran.length === 1, 5000, 'the delayed job to run');
+  await sync();
+
+  const after = seen.slice(from);
+  const push = after.findIndex((s) => s.what === 'rpush' && s.args[1] === own);
+  expect(push, 'the due timer ends the wait with a push to the own wake list').toBeGreaterThanOrEqual(0);
+  const leased = push + after.slice(push).findIndex((s) => s.what === 'lease');
+  expect(leased, 'a lease once that wait ended').toBeGreaterThan(push);
+  expect(after[leased]!.source, 'the lease behind the wait').toBe(blocker);
+  // until then, every call that asked for jobs went behind a BLPOP, on the blocking connection
+  const asking = after.slice(0, leased).filter((s) => (s.what === 'lease' || s.what === 'ack') && wanted(s) > 0);
+  expect(asking.length, 'the lease that learned the due time').toBeGreaterThan(0);
+  for (const c of asking) expect(c.source, `${c.what} asking for ${wanted(c)}`).toBe(blocker);
+  expect(ran).toEqual([1]);
+});

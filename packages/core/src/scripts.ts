@@ -167,17 +167,10 @@ export class Scripts {
         stateOf(now).fn = 'unknown';
         stateOf(server).fn = 'unknown';
         log.scripts('%s: no library on %s:%s, sending source', name, now.options.host, now.options.port);
-        const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
-        this.remember(redis, name);
-        return reply;
+        return this.evalSource(redis, name, keys, args);
       }
     }
-    if (!server || !stateOf(server).cached.has(name)) {
-      const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
-      // after a redirect (MOVED) the slot map names the node that ran it
-      this.remember(redis, name);
-      return reply;
-    }
+    if (!server || !stateOf(server).cached.has(name)) return this.evalSource(redis, name, keys, args);
     try {
       return await redis.callBuffer('evalsha', script.sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -186,9 +179,15 @@ export class Scripts {
       const now = serverFor(redis, this.slot);
       if (now) stateOf(now).cached.clear();
       log.scripts('%s not cached on %s:%s, sending source', name, (now ?? server).options.host, (now ?? server).options.port);
-      const reply = await redis.callBuffer('eval', script.source, keys.length, ...keys, ...args);
-      this.remember(redis, name);
-      return reply;
+      return this.evalSource(redis, name, keys, args);
     }
+  }
+
+  /** Sends a script's source as EVAL and remembers, on the node that ran it, that Redis now has it cached. */
+  private async evalSource(redis: RedisConnection, name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    const reply = await redis.callBuffer('eval', SCRIPTS[name].source, keys.length, ...keys, ...args);
+    // after a redirect (MOVED) the slot map names the node that ran it
+    this.remember(redis, name);
+    return reply;
   }
 }

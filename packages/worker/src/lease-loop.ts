@@ -85,11 +85,17 @@ export class LeaseLoop {
   /** Whether the policy keeps results (learned from every lease reply). */
   keepResults = false;
   private acks: PendingAck[] = [];
+  /** Calls sent on the main connection, and replies handled, in sending order (see inOrder). */
+  private sent = 0;
+  private handled = 0;
+  private readonly replies = new Map<number, () => void>();
   private calls = 0;
   private reserved = 0;
   private readonly batchMax: number;
   private starved = false;
   private blocking = false;
+  /** A push to the own wake list is on its way to end the blocking wait. */
+  private unblocking = false;
   private retryAt = 0;
   private errorStreak = 0;
   private scheduled = false;
@@ -144,10 +150,21 @@ export class LeaseLoop {
     });
   }
 
-  /** Something may be ready: lease now (no extra tick: this is the pickup-latency path). */
+  /**
+   * Something may be ready: lease now (no extra tick: this is the pickup-latency path). During a
+   * blocking wait the wait is ended instead, so that the lease queued behind it does the leasing.
+   */
   wake(): void {
     this.starved = false;
-    if (this.state === 'running') this.pump();
+    if (this.state !== 'running') return;
+    if (!this.blocking) {
+      this.pump();
+      return;
+    }
+    if (this.unblocking) return;
+    this.unblocking = true;
+    // should the push fail, the connections are down: the wait fails too, or the reconnect wakes the loop
+    this.d.unblock().catch((err: unknown) => this.d.error(err as Error));
   }
 
   /**
@@ -205,38 +222,59 @@ export class LeaseLoop {
     while (this.calls < MAX_CALLS) {
       const acks = this.acks.splice(0, MAX_ACKS_PER_CALL);
       const room = this.free() - this.reserved;
-      // room is below 0 when leasing ahead stopped with jobs still waiting in the worker
-      const want = acks.length > 0 || !this.starved ? Math.max(0, Math.min(room, this.batch)) : 0;
+      // room is below 0 when leasing ahead stopped with jobs still waiting in the worker. During a
+      // blocking wait only the lease behind it leases: jobs start in the order Redis leased them
+      // only while every leasing call goes on one connection (replies on two come in any order)
+      const want = !this.blocking && (acks.length > 0 || !this.starved) ? Math.max(0, Math.min(room, this.batch)) : 0;
       if (acks.length === 0 && want <= 0) break;
       this.calls++;
       this.reserved += want;
       const t0 = performance.now();
+      const seq = this.sent++;
       this.call(acks, want).then(
         (lease) => {
           const ms = performance.now() - t0;
-          this.callMs = this.callMs === 0 ? ms : this.callMs + EWMA * (ms - this.callMs);
-          this.calls--;
-          this.reserved -= want;
-          this.errorStreak = 0;
-          const got = this.take(lease);
-          if (want > 0) this.starved = got < want;
-          this.afterCall();
+          this.inOrder(seq, () => {
+            this.callMs = this.callMs === 0 ? ms : this.callMs + EWMA * (ms - this.callMs);
+            this.calls--;
+            this.reserved -= want;
+            this.errorStreak = 0;
+            const got = this.take(lease);
+            if (want > 0) this.starved = got < want;
+            this.afterCall();
+          });
         },
         (err: unknown) => {
-          this.calls--;
-          this.reserved -= want;
-          this.acks.unshift(...acks);
-          if (this.state !== 'closed') {
-            this.d.error(err as Error);
-            this.retryAt = Date.now() + Math.min(5000, 50 * 2 ** this.errorStreak++);
-          }
-          this.afterCall();
+          this.inOrder(seq, () => {
+            this.calls--;
+            this.reserved -= want;
+            this.acks.unshift(...acks);
+            if (this.state !== 'closed') {
+              this.d.error(err as Error);
+              this.retryAt = Date.now() + Math.min(5000, 50 * 2 ** this.errorStreak++);
+            }
+            this.afterCall();
+          });
         },
       );
     }
     // a slot freed after a short lease that found every slot busy (jobs from another call filled them):
     // nothing to send, so wait for a wake-up now
     if (this.calls === 0 && this.starved && this.free() > 0) this.block();
+  }
+
+  /**
+   * Handles call `seq`'s reply once every earlier call's reply has been handled. Redis runs the calls
+   * of one connection in the order they were sent, and the jobs they lease must start in that order
+   * (FIFO); but the promises of two replies read in one chunk can settle in either order (a call sent
+   * as EVAL takes a few more steps than one sent as FCALL).
+   */
+  private inOrder(seq: number, handle: () => void): void {
+    this.replies.set(seq, handle);
+    for (let next = this.replies.get(this.handled); next; next = this.replies.get(this.handled)) {
+      this.replies.delete(this.handled++);
+      next();
+    }
   }
 
   private async call(acks: PendingAck[], want: number): Promise<LeaseReply> {
@@ -308,8 +346,8 @@ export class LeaseLoop {
   private block(): void {
     if (this.blocking || this.state !== 'running') return;
     this.blocking = true;
-    // not reserved: while it waits, calls on the other connection go on as usual (they learn the next
-    // due time); should both bring jobs, those beyond the free slots wait in the worker for one
+    // while it waits, calls on the other connection only ack (they learn the next due time too), and
+    // wake() ends the wait: this lease is the only one in flight, so jobs start in lease order
     const want = Math.max(0, Math.min(this.free() - this.reserved, this.batch));
     const pop = this.d.blocker.blpop(this.d.wakeKey, this.d.ownWakeKey, this.d.maxIdleMs / 1000);
     const lease = want > 0 ? this.d.leaseBlocked(this.leaseArgs(want)) : undefined;
@@ -335,6 +373,7 @@ export class LeaseLoop {
       }
     }
     this.blocking = false;
+    this.unblocking = false;
     this.parked = undefined;
     clearTimeout(this.unblockTimer);
     if (this.state !== 'running') {
