@@ -116,8 +116,10 @@ local function ready_fetch_groups(ctx, gvals, n)
 end
 
 -- Splits `ids` into grouped ones (entered into their groups now) and the
--- rest (returned). `gvals`: their group_of values, nil to look them up.
+-- rest (returned). `gvals`: their group_of values, nil to look them up,
+-- false when the caller knows none has a group (jobs just added without one).
 local function ready_enter_groups(rq, ids, gvals)
+  if gvals == false then return ids, false end
   gvals = gvals or groups_lookup(rq, ids)
   if not gvals then return ids, false end
   local rest, ctx = {}, nil
@@ -136,7 +138,7 @@ end
 
 -- Appends `ids` at the back of their priority (or their group), in order.
 -- `prios` are their priorities (nil: looked up), `gvals` their group_of
--- values (nil: looked up). Returns true when a job may start now because of
+-- values (nil: looked up; false: none has a group). Returns true when a job may start now because of
 -- it (one without a group, or its group's turn came): worth a wake-up.
 local function ready_push(rq, ids, prios, gvals)
   if #ids == 0 then return false end
