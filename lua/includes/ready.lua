@@ -138,8 +138,9 @@ end
 
 -- Appends `ids` at the back of their priority (or their group), in order.
 -- `prios` are their priorities (nil: looked up), `gvals` their group_of
--- values (nil: looked up; false: none has a group). Returns true when a job may start now because of
--- it (one without a group, or its group's turn came): worth a wake-up.
+-- values (nil: looked up; false: none has a group). Returns true when a job
+-- may start now because of it (one without a group, or its group's turn
+-- came): worth a wake-up.
 local function ready_push(rq, ids, prios, gvals)
   if #ids == 0 then return false end
   local rest, joined = ready_enter_groups(rq, ids, gvals)
