@@ -71,6 +71,7 @@ if A.dedups ~= '' then
   for id, key in string.gmatch(A.dedups, '([^%z]+)%z([^%z]+)%z') do dedup_of[id] = key end
 end
 
+local freed = false -- a group may start a job, or waits for its limit, because an ack freed its slot
 if m > 0 then
   local tokens = redis.call('HMGET', K.runs, unpack(ids))
   local acked, done, results, kept_runs = {}, {}, {}, {}
@@ -97,7 +98,8 @@ if m > 0 then
   end
   if #acked > 0 then
     redis.call('ZREM', K.leased, unpack(acked))
-    local _, gvals = ready_stopped(rq, acked, 'end')
+    local gvals
+    freed, gvals = ready_stopped(rq, acked, 'end')
     if keep_count > 0 then
       redis.call('HSET', K.runs, unpack(kept_runs))
       redis.call('ZADD', K.done, unpack(done))
@@ -143,8 +145,9 @@ reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, de
 -- a worker that acks held leases already: no announcement (it would wake idle workers per job)
 local out = lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
   rq, ev, A.n, A.lease_ms, false, A.nonce)
--- a worker that takes nothing more (it is closing) passes freed slots on
-if A.n == 0 and m > 0 and ready_more(rq) then wake(K.wake) end
+-- a worker that takes nothing now (it is closing, or its lease waits behind a BLPOP) passes freed
+-- slots on; a group that waits for its limit from now on needs a worker to arm its due timer too
+if A.n == 0 and m > 0 and (freed or ready_more(rq)) then wake(K.wake) end
 events_flush(ev)
 worker_seen(K.workers, A.worker, now)
 return { codes, out }

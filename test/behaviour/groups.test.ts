@@ -320,6 +320,24 @@ describe('group limits', () => {
     expect(starts[1]! - starts[0]!).toBeLessThan(1500); // not the worker's maxIdleMs (5 minutes)
   });
 
+  // the ack of job 0 goes out while the worker waits for a wake-up, asking for no jobs. With one
+  // slot per group, the ack frees it and the group waits for its rate from then on: the ack wakes
+  // a worker to arm a timer for it. With no slot limit, the group waited already: the timer the
+  // lease set must stay, though the ack's reply, which did not look at the limits, knows of none
+  it.each([1, 0])('a rate-limited job starts when allowed though an ack came back while the worker waited (group concurrency %i)', async (concurrency) => {
+    const q = s.track(new Queue<G>(s.name, { connection: s.url }));
+    await q.setPolicy({ groups: { concurrency, rateLimit: { max: 1, intervalMs: 300 } } });
+    const starts: number[] = [];
+    s.trackWorker(new Worker<G>(s.name, async (job) => {
+      starts[job.data.i] = Date.now();
+      if (job.data.i === 0) await pause(50);
+    }, { connection: s.url, concurrency: 4 }));
+    await q.addBulk([0, 1].map((i) => ({ data: { g: 'x', i }, opts: { group: 'x' } })));
+    await waitFor(() => starts[1] !== undefined, 5000, 'job 1 started (not after the worker\'s maxIdleMs, 5 minutes)');
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(290);
+    expect(starts[1]! - starts[0]!).toBeLessThan(1500);
+  });
+
   it('a back-off of one group holds that group only', async () => {
     const q = s.track(new Queue<G>(s.name, { connection: s.url }));
     const { BackOffError } = await import('kyoo');

@@ -101,6 +101,8 @@ export class LeaseLoop {
   private scheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
+  /** When the due timer fires (Date.now() ms). */
+  private dueAt = 0;
   private idleCalls: (() => void)[] = [];
   /** Settles when the blocking wait in progress, with its lease, has ended. */
   private parked: Promise<void> | undefined;
@@ -239,7 +241,7 @@ export class LeaseLoop {
             this.calls--;
             this.reserved -= want;
             this.errorStreak = 0;
-            const got = this.take(lease);
+            const got = this.take(lease, want > 0);
             if (want > 0) this.starved = got < want;
             this.afterCall();
           });
@@ -299,10 +301,14 @@ export class LeaseLoop {
     if (this.calls === 0) for (const w of this.idleCalls.splice(0)) w();
   }
 
-  /** Starts every job of a lease reply; returns how many were leased. */
-  private take(reply: LeaseReply): number {
+  /**
+   * Starts every job of a lease reply; returns how many were leased. The reply of a call that
+   * `asked` for no jobs (an ack while the worker waits, or while every slot is busy) did not look
+   * at the limits, so its due time leaves a sooner timer as it is.
+   */
+  private take(reply: LeaseReply, asked: boolean): number {
     this.keepResults = reply.keepResults;
-    this.armDueTimer(reply.nextInMs);
+    this.armDueTimer(reply.nextInMs, asked);
     if (this.state === 'running') this.d.scheduleIn(reply.scheduleInMs);
     if (this.state === 'running') for (const job of reply.jobs) this.d.start(job);
     // a lease call that was in flight when close() began: hand those jobs straight back
@@ -324,10 +330,12 @@ export class LeaseLoop {
    * leases at the moment the next delayed job is due, the next lease expires or
    * a limit lets a job start; with no slot free it wakes an idle worker instead.
    */
-  private armDueTimer(nextInMs: number): void {
+  private armDueTimer(nextInMs: number, full: boolean): void {
+    if (!full && this.dueTimer && (nextInMs <= 0 || this.dueAt <= Date.now() + nextInMs)) return;
     clearTimeout(this.dueTimer);
     this.dueTimer = undefined;
     if (nextInMs <= 0 || nextInMs > this.d.maxIdleMs || this.state !== 'running') return;
+    this.dueAt = Date.now() + nextInMs;
     this.dueTimer = setTimeout(() => {
       this.dueTimer = undefined;
       if (this.free() - this.reserved <= 0) this.d.passWake();
@@ -378,7 +386,7 @@ export class LeaseLoop {
     clearTimeout(this.unblockTimer);
     if (this.state !== 'running') {
       // closing: give back what the lease brought, and leave nothing in the own wake list
-      if (reply) this.take(reply);
+      if (reply) this.take(reply, true);
       this.d.blocker.disconnect();
       await this.d.forgetUnblock().catch(() => undefined);
       for (const w of this.idleCalls.splice(0)) w();
@@ -395,7 +403,7 @@ export class LeaseLoop {
       return;
     }
     this.errorStreak = 0;
-    this.starved = this.take(reply) < want;
+    this.starved = this.take(reply, true) < want;
     this.afterCall();
   }
 }
