@@ -36,7 +36,7 @@
 -- ARGV[4] nonce     string  random per call, part of every new token
 -- ARGV[5] worker   string  "<id>,<busy>,<slots>,<ttl ms>" (includes/workers.lua), '' for none
 -- ARGV[6] dedups   string  until-complete dedup keys the acked jobs free: "id\0key\0" per job that has one ('' for none, the usual case)
--- ARGV[7..] acks    {id: string, token: string, result: bytes}  result '' for none
+-- ARGV[7] acks packed {id: string, token: string, result: bytes}  result '' for none
 --
 -- Reply: ack
 -- Returns {{code1, ..., codem}, lease_reply}: per ack OK, LEASE_LOST (the

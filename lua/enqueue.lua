@@ -23,7 +23,7 @@
 --
 -- ARGV[1] all_or_nothing  bool  1 = if max_waiting refuses one job, refuse all (addBulk)
 -- ARGV[2] reserve         int   jobs of the same addBulk still to come in later calls (they need room too)
--- ARGV[3..] jobs  {id: string, gen: bool, delay: int, opts: string, record: bytes}
+-- ARGV[3] jobs packed {id: string, gen: bool, delay: int, opts: string, record: bytes}
 --   id: the job id; gen: an id the client took from a block it reserved on `ids`
 --   (see IdBlocks), not the caller's own; delay: ms from now until it may run;
 --   opts: '' for a job without priority, dedup or group (most jobs: one short

@@ -55,4 +55,17 @@ describe('scripts/build-lua.mjs', () => {
     expect(() => build('demo.lua', `${header}--!include helper\nredis.call('LLEN', K.ready); redis.call('HGET', K.meta, 'x')\nlocal n = A.n; ids(1)\n`, inc))
       .toThrow(/includes\/helper\.lua uses K\.ready: includes take keys and arguments as parameters/);
   });
+
+  it('a packed group is one argument, split with one struct.unpack per entry; a group needs ".." or "packed"', () => {
+    const packed = header.replace('-- ARGV[2..] ids  {id: string, delay: int}', '-- ARGV[2] ids packed {id: string, delay: int, on: bool, rec: bytes}');
+    const body = "redis.call('LLEN', K.ready); redis.call('HGET', K.meta, 'x')\nlocal n = A.n + A.ids_n; ids(1)\n";
+    const out = build('demo.lua', `${packed}${body}`, noIncludes);
+    expect(out.source).toContain("struct.unpack('>I4c0dBI4c0', s, pos)");
+    expect(out.source).toContain('local s, pos, n = ARGV[2], 1, 0');
+    expect(out.source).toContain('return ids_1[i], ids_2[i], (ids_3[i] == 1), ids_4[i]');
+    expect(() => build('demo.lua', `${header.replace('ARGV[2..] ids', 'ARGV[2] ids')}${body}`, noIncludes))
+      .toThrow(/ARGV\[2\] ids is a group: write ARGV\[2\.\.\] \(repeated\) or "packed"/);
+    expect(() => build('demo.lua', `${header.replace('ARGV[2..] ids ', 'ARGV[2..] ids packed ')}${body}`, noIncludes))
+      .toThrow(/a packed group is one argument, ARGV\[2\]/);
+  });
 });

@@ -5,6 +5,12 @@ import type { PreparedJob } from './job-options.js';
 
 /** Jobs per enqueue call: bounded so one call never holds Redis for long. */
 export const MAX_BATCH = 1000;
+/**
+ * Jobs per call of coalesced adds. Redis runs one call while the client writes the next, so
+ * several calls of 50 take about two thirds of the time of one of hundreds (measured at 100 adds
+ * in flight, docs/benchmarks.md); a call's own cost is then about 5% of its jobs'.
+ */
+export const ADD_CALL_MAX = 50;
 
 interface Pending {
   job: PreparedJob;
@@ -16,7 +22,7 @@ interface Pending {
  * Coalesces `add()` calls into enqueue script calls: an add made while no
  * call is in flight goes out at once (no tick of waiting: the pickup-latency
  * path); adds made while one is in flight are coalesced with the others of
- * the same tick into one call. Each caller still gets its own id (or error),
+ * the same tick into calls of up to {@link ADD_CALL_MAX}. Each caller still gets its own id (or error),
  * but Redis pays one script call for the whole batch.
  */
 export class AddBatcher {
@@ -82,8 +88,8 @@ export class AddBatcher {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
-    for (let i = 0; i < batch.length; i += MAX_BATCH) {
-      const part = batch.slice(i, i + MAX_BATCH);
+    for (let i = 0; i < batch.length; i += ADD_CALL_MAX) {
+      const part = batch.slice(i, i + ADD_CALL_MAX);
       const p = this.call(part.map((x) => x.job)).then(
         (outcomes) => part.forEach((x, j) => {
           const o = outcomes[j]!;
