@@ -33,8 +33,13 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   local rq = ready_keys(k, pol, now)
   local ev = events_new(k.events, pol.events_max, k.metrics)
 
-  -- first pass: what each job becomes, without writing
-  local plan, seen, held, fresh = {}, {}, {}, 0
+  -- first pass: what each job becomes, without writing. Per job, in arrays side by side (a table
+  -- per job cost about as much as the job's own writes): the id it gets, its code, whether it is
+  -- added, its delay, priority, dedup key, mode and window, record, group, and whether it
+  -- replaces a debounced job's data
+  local P_id, P_code, P_add, P_delay, P_prio, P_dkey, P_dmode, P_dms, P_rec, P_group, P_deb =
+    {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+  local seen, held, fresh = {}, {}, 0
   for i = 1, n do
     local id, gen, delay, opts, rec = get(i)
     local priority, dmode, dms, dkey, group = 0, 0, 0, '', ''
@@ -45,22 +50,22 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
     end
     -- debounce: a job runs dedup_ms after the last add
     if dkey ~= '' and dmode == 3 then delay = math.max(delay, dms) end
-    local p = { id = id, code = CODE.OK, add = true, delay = delay, priority = priority, dkey = dkey, dmode = dmode, dms = dms, rec = rec, group = group }
+    local code, add, deb = CODE.OK, true, false
     local old = existing[i] or seen[id]
     if old then
-      p.add = false
+      add = false
       if not gen then
-        p.code = CODE.DUPLICATE
+        code = CODE.DUPLICATE
       elseif old ~= rec then
-        p.id = string.format('%d', redis.call('INCR', k.ids))
-        p.add = true
+        id = string.format('%d', redis.call('INCR', k.ids))
+        add = true
       end
     end
-    if p.add and dkey ~= '' then
+    if add and dkey ~= '' then
       local first = held[dkey] -- an earlier job of this call with the same key
       if first then
-        p.add, p.code, p.id = false, CODE.DEDUPLICATED, plan[first].id
-        if dmode == 3 then plan[first].rec = rec end -- debounce: the last add's data wins
+        add, code, id = false, CODE.DEDUPLICATED, P_id[first]
+        if dmode == 3 then P_rec[first] = rec end -- debounce: the last add's data wins
       else
         local holder = dedup_holder(d, dkey, nowi)
         if holder then
@@ -69,20 +74,21 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
             -- debounce holds only while the holder still waits for its run-at; once it is due
             -- or running, this add makes a new job (never dropped)
             live = redis.call('ZSCORE', k.delayed, holder) ~= false
-            p.debounce = live
+            deb = live
           else
             live = dedup_window(d, dkey) or redis.call('HEXISTS', k.jobs, holder) == 1
           end
-          if live then p.add, p.code, p.id = false, CODE.DEDUPLICATED, holder end
+          if live then add, code, id = false, CODE.DEDUPLICATED, holder end
         end
-        if p.add then held[dkey] = i end
+        if add then held[dkey] = i end
       end
     end
-    if p.add then
-      seen[p.id] = rec
+    if add then
+      seen[id] = rec
       fresh = fresh + 1
     end
-    plan[i] = p
+    P_id[i], P_code[i], P_add[i], P_delay[i], P_prio[i] = id, code, add, delay, priority
+    P_dkey[i], P_dmode[i], P_dms[i], P_rec[i], P_group[i], P_deb[i] = dkey, dmode, dms, rec, group, deb
   end
 
   -- backpressure: a full queue refuses jobs (all of them for addBulk) before anything is written
@@ -90,42 +96,48 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
     local room = pol.max_waiting - ready_len(rq) - redis.call('ZCARD', k.delayed)
     local all = all_or_nothing and fresh + reserve > room
     for i = 1, n do
-      local p = plan[i]
-      if all then p.debounce = false end
-      if p.add then
-        if room > 0 and not all then room = room - 1 else p.add, p.code = false, CODE.QUEUE_FULL end
+      if all then P_deb[i] = false end
+      if P_add[i] then
+        if room > 0 and not all then room = room - 1 else P_add[i], P_code[i] = false, CODE.QUEUE_FULL end
       end
     end
   end
 
   -- second pass: write
   local out, records, ready, prios, delayed, priorities = {}, {}, {}, {}, {}, {}
+  local nrec, nready, ndelayed = 0, 0, 0
   local grouped, gvals = {}, {}
   local woke = false
   for i = 1, n do
-    local p = plan[i]
-    if p.add then
-      event(ev, 'added', p.id, 0)
-      records[#records + 1] = p.id; records[#records + 1] = p.rec
-      if p.priority ~= 0 then priorities[#priorities + 1] = p.id; priorities[#priorities + 1] = p.priority end
-      if p.group ~= '' then grouped[#grouped + 1] = p end
-      if p.delay > 0 then
-        delayed[#delayed + 1] = nowi + p.delay; delayed[#delayed + 1] = p.id
+    local id = P_id[i]
+    if P_add[i] then
+      event(ev, 'added', id, 0)
+      records[nrec + 1] = id; records[nrec + 2] = P_rec[i]; nrec = nrec + 2
+      local priority, group, delay, dkey = P_prio[i], P_group[i], P_delay[i], P_dkey[i]
+      if priority ~= 0 then priorities[#priorities + 1] = id; priorities[#priorities + 1] = priority end
+      local g = false
+      if group ~= '' then
+        g = { id = id, group = group }
+        grouped[#grouped + 1] = g
+      end
+      if delay > 0 then
+        delayed[ndelayed + 1] = nowi + delay; delayed[ndelayed + 2] = id; ndelayed = ndelayed + 2
       else
-        ready[#ready + 1] = p.id; prios[#prios + 1] = p.priority; gvals[#ready] = p.group ~= '' and p or false
+        nready = nready + 1
+        ready[nready] = id; prios[nready] = priority; gvals[nready] = g
       end
-      if p.dkey ~= '' then
+      if dkey ~= '' then
         local ends = 0
-        if p.dmode ~= 1 or p.dms > 0 then ends = nowi + p.dms end
-        dedup_hold(d, p.dkey, p.id, ends)
+        if P_dmode[i] ~= 1 or P_dms[i] > 0 then ends = nowi + P_dms[i] end
+        dedup_hold(d, dkey, id, ends)
       end
-    elseif p.debounce then
-      redis.call('HSET', k.jobs, p.id, p.rec)
-      redis.call('ZADD', k.delayed, nowi + p.delay, p.id)
-      dedup_hold(d, p.dkey, p.id, nowi + p.dms)
+    elseif P_deb[i] then
+      redis.call('HSET', k.jobs, id, P_rec[i])
+      redis.call('ZADD', k.delayed, nowi + P_delay[i], id)
+      dedup_hold(d, P_dkey[i], id, nowi + P_dms[i])
       woke = true
     end
-    out[#out + 1] = p.id; out[#out + 1] = p.code
+    out[2 * i - 1] = id; out[2 * i] = P_code[i]
   end
 
   if #records > 0 then
