@@ -28,6 +28,24 @@ describe('getJob', () => {
     expect(job!.decodeError).toBeUndefined();
   });
 
+  it('keeps each job\'s own options when jobs with and without them are added in one tick, on two queues', async () => {
+    // jobs with a queue's default options added in one millisecond share one encoded header
+    const q = queue<{ n: number }>();
+    const other = s.track(new Queue<{ n: number }>(`${s.name}-other`, { connection: s.url, defaultJobOptions: { attempts: 9, timeoutMs: 500 } }));
+    const ids = await Promise.all([
+      q.add({ n: 0 }), q.add({ n: 1 }, { attempts: 7 }), other.add({ n: 2 }), q.add({ n: 3 }),
+      q.add({ n: 4 }, { timeoutMs: 250 }), other.add({ n: 5 }), q.add({ n: 6 }, { group: 'g' }), q.add({ n: 7 }),
+    ]);
+    const from = [q, q, other, q, q, other, q, q];
+    const jobs = await Promise.all(ids.map((id, i) => from[i]!.getJob(id)));
+    expect(jobs.map((j) => j!.data.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(jobs.map((j) => j!.attempts)).toEqual([3, 7, 9, 3, 3, 9, 3, 3]);
+    expect(jobs.map((j) => j!.timeoutMs ?? 0)).toEqual([0, 0, 500, 0, 250, 500, 0, 0]);
+    expect(jobs.map((j) => j!.group ?? '')).toEqual(['', '', '', '', '', '', 'g', '']);
+    for (const j of jobs) expect(Math.abs(j!.createdAt - Date.now())).toBeLessThan(5000);
+    await s.admin.del(...Object.values(other.keys));
+  });
+
   it('returns null for an unknown id', async () => {
     expect(await queue().getJob('no-such-job')).toBeNull();
   });

@@ -8,7 +8,8 @@ import {
   checkGroup,
   checkObject,
   encodeData,
-  encodeRecord,
+  encodeRecordHeader,
+  frameRecord,
   resolveBackoff,
   type BackoffOptions,
   type ResolvedBackoff,
@@ -124,6 +125,9 @@ export interface PreparedJob {
  * {@link InvalidOptionError} or {@link PayloadTooLargeError}; nothing is
  * written before this succeeds.
  */
+/** The last header of a job with default options: for which defaults and millisecond (see prepareJob). */
+let plainHeader: { defaults: ResolvedDefaults | undefined; at: number; header: Uint8Array } = { defaults: undefined, at: -1, header: new Uint8Array(0) };
+
 export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefaults, maxPayloadBytes: number, trace?: TraceContext): PreparedJob {
   const o = checkObject<JobOptions>('options', opts);
   checkKnownKeys('options', o, KNOWN);
@@ -182,21 +186,33 @@ export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefau
   const payload = encodeData('data', data);
   if (payload.length > maxPayloadBytes) throw new PayloadTooLargeError(payload.length, maxPayloadBytes);
 
-  const record = encodeRecord({
-    payload,
-    attempts,
-    backoffType: backoff.type,
-    backoffMs: backoff.delayMs,
-    backoffMaxMs: backoff.maxDelayMs,
-    jitter: backoff.jitter,
-    createdAt: Date.now(),
-    timeoutMs,
-    priority,
-    dedupKey,
-    dedupMode,
-    traceparent: trace?.traceparent ?? '',
-    tracestate: trace?.tracestate ?? '',
-    group,
-  });
+  const createdAt = Date.now();
+  // the header of a job with the queue's default options is the same for every such job added in
+  // the same millisecond: encoded once for a batch
+  const plain = o.attempts === undefined && o.backoff === undefined && o.timeoutMs === undefined && priority === 0 &&
+    dedupKey === '' && group === '' && trace === undefined;
+  let header: Uint8Array;
+  if (plain && plainHeader.defaults === defaults && plainHeader.at === createdAt) {
+    header = plainHeader.header;
+  } else {
+    header = encodeRecordHeader({
+      attempts,
+      backoffType: backoff.type,
+      backoffMs: backoff.delayMs,
+      backoffMaxMs: backoff.maxDelayMs,
+      jitter: backoff.jitter,
+      createdAt,
+      timeoutMs,
+      priority,
+      dedupKey,
+      dedupMode,
+      traceparent: trace?.traceparent ?? '',
+      tracestate: trace?.tracestate ?? '',
+      group,
+    });
+    // a copy: the encoder may hand out a view of a buffer it reuses
+    if (plain) plainHeader = { defaults, at: createdAt, header: Buffer.from(header) };
+  }
+  const record = frameRecord(header, payload);
   return { id, delayMs, priority, dedupKey, dedupMode, dedupMs, group, record };
 }

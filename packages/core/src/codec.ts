@@ -201,6 +201,14 @@ function strAt(h: unknown[], name: FieldName): string {
  * `cmsgpack` never sees the payload, whatever types it holds.
  */
 export function encodeRecord(r: JobRecord): Buffer {
+  return frameRecord(encodeRecordHeader(r), r.payload);
+}
+
+/**
+ * A record's header alone (everything but the payload), for {@link frameRecord}: jobs added with
+ * the same options in the same millisecond share one, so a batch encodes it once.
+ */
+export function encodeRecordHeader(r: Omit<JobRecord, 'payload'>): Buffer {
   // the lowest version that holds the record's non-empty fields: workers of that version read it
   let version = BASE_VERSION;
   for (const f of LATER_FIELDS) if (f.since > version && r[f.name]) version = f.since;
@@ -213,11 +221,17 @@ export function encodeRecord(r: JobRecord): Buffer {
   }
   const header = packr.pack(fields);
   if (header.length > MAX_HEADER_BYTES) throw new InvalidOptionError('options', `the job's options take ${header.length} bytes, over ${MAX_HEADER_BYTES}`);
-  const out = Buffer.allocUnsafe(3 + header.length + r.payload.length);
+  return header;
+}
+
+/** A record from its header ({@link encodeRecordHeader}) and its encoded payload. */
+export function frameRecord(header: Uint8Array, payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(3 + header.length + payload.length);
   out[0] = RECORD_MARK;
-  out.writeUInt16BE(header.length, 1);
-  header.copy(out, 3);
-  out.set(r.payload, 3 + header.length);
+  out[1] = header.length >> 8;
+  out[2] = header.length & 0xff;
+  out.set(header, 3);
+  out.set(payload, 3 + header.length);
   return out;
 }
 

@@ -21,7 +21,7 @@ export {
 } from './errors.js';
 export type { KyooErrorCode } from './errors.js';
 export { ResultCode } from './codes.js';
-export { encode, decode, encodeData, decodeData, checkExact, encodeRecord, decodeRecord, decodeErrors, BACKOFF_TYPES } from './codec.js';
+export { encode, decode, encodeData, decodeData, checkExact, encodeRecord, encodeRecordHeader, frameRecord, decodeRecord, decodeErrors, BACKOFF_TYPES } from './codec.js';
 export type { JobRecord, DecodedRecord, JobError } from './codec.js';
 export { Scripts } from './scripts.js';
 export type { ScriptName, ScriptArgs, ScriptReply } from './scripts.js';
