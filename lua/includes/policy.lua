@@ -7,14 +7,16 @@
 -- queue's limits hold jobs back until then), `group_vt` and `lane_vt` (turns,
 -- see groups.lua), `group_seq` (the last seq given to a grouped job).
 local STATE_FIELDS = { 'list_until', 'hold_until', 'rate_tat', 'limited_until', 'group_vt', 'lane_vt', 'group_seq' }
+-- the fields as HMGET takes them, built once (in a Functions library, once per load, where no
+-- library function such as ipairs may be called yet)
+local POLICY_READ = { 'paused' }
+for i = 1, #STATE_FIELDS do POLICY_READ[#POLICY_READ + 1] = STATE_FIELDS[i] end
+for i = 1, #POLICY_FIELDS do POLICY_READ[#POLICY_READ + 1] = POLICY_FIELDS[i] end
+local POLICY_BASE = 1 + #STATE_FIELDS
 local function read_policy(meta_key)
-  local names = { 'paused' }
-  for _, f in ipairs(STATE_FIELDS) do names[#names + 1] = f end
-  for _, f in ipairs(POLICY_FIELDS) do names[#names + 1] = f end
-  local vals = redis.call('HMGET', meta_key, unpack(names))
+  local vals = redis.call('HMGET', meta_key, unpack(POLICY_READ))
   local p = { paused = vals[1] == '1' }
   for i, f in ipairs(STATE_FIELDS) do p[f] = tonumber(vals[i + 1]) or 0 end
-  local base = 1 + #STATE_FIELDS
-  for i, f in ipairs(POLICY_FIELDS) do p[f] = tonumber(vals[i + base]) or POLICY_DEFAULTS[f] end
+  for i, f in ipairs(POLICY_FIELDS) do p[f] = tonumber(vals[i + POLICY_BASE]) or POLICY_DEFAULTS[f] end
   return p
 end
