@@ -146,8 +146,10 @@ reclaim({ leased = K.leased, runs = K.runs, jobs = K.jobs, errors = K.errors, de
 local out = lease_batch({ leased = K.leased, runs = K.runs, jobs = K.jobs, delayed = K.delayed, wake = K.wake, fence = K.fence, schedule_next = K.schedule_next },
   rq, ev, A.n, A.lease_ms, false, A.nonce)
 -- a worker that takes nothing now (it is closing, or its lease waits behind a BLPOP) passes freed
--- slots on; a group that waits for its limit from now on needs a worker to arm its due timer too
-if A.n == 0 and m > 0 and (freed or ready_more(rq)) then wake(K.wake) end
+-- slots on; a group that waits for its limit from now on needs a worker to arm its due timer too.
+-- While the queue's own limits hold jobs back, no one need wake (as for an add): the worker whose
+-- lease was held back has a timer for it
+if A.n == 0 and m > 0 and (freed or ready_more(rq)) and pol.limited_until <= precise then wake(K.wake) end
 events_flush(ev)
 worker_seen(K.workers, A.worker, now)
 return { codes, out }
