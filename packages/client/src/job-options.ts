@@ -119,15 +119,15 @@ export interface PreparedJob {
   record: Buffer;
 }
 
+/** The last header of a job with default options: for which defaults and millisecond (see prepareJob). */
+let plainHeader: { defaults: ResolvedDefaults | undefined; at: number; header: Uint8Array } = { defaults: undefined, at: -1, header: new Uint8Array(0) };
+
 /**
  * Validates one job and encodes its record, with `trace` (the context of the
  * span that adds it) in the record's header when given. Throws
  * {@link InvalidOptionError} or {@link PayloadTooLargeError}; nothing is
  * written before this succeeds.
  */
-/** The last header of a job with default options: for which defaults and millisecond (see prepareJob). */
-let plainHeader: { defaults: ResolvedDefaults | undefined; at: number; header: Uint8Array } = { defaults: undefined, at: -1, header: new Uint8Array(0) };
-
 export function prepareJob(data: unknown, opts: unknown, defaults: ResolvedDefaults, maxPayloadBytes: number, trace?: TraceContext): PreparedJob {
   const o = checkObject<JobOptions>('options', opts);
   checkKnownKeys('options', o, KNOWN);
