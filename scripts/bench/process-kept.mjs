@@ -1,7 +1,8 @@
 // Processing with events on and completed jobs kept with their results: the
 // `process` scenario's backlog (sizes.process pre-filled jobs, one worker process,
-// time from the worker's start to the last completion), at concurrency 100, where
-// every handler returns a small result and the queue keeps every completed job:
+// time from the worker's start to the last completion), at concurrency 100 and at
+// concurrency 1, where every handler returns a small result and the queue keeps
+// every completed job:
 //
 //   kyoo       events stream at its default (on, eventsMaxLen 10,000);
 //              setPolicy({ keepCompleted: { count: <jobs> } }) before the pre-fill
@@ -22,6 +23,8 @@
 import { perJob, processRun, round } from './measure.mjs';
 
 export const KEPT_CONCURRENCY = 100;
+/** The same at concurrency 1, where every job costs a round trip: issue 14 holds this line to 1.5x BullMQ too. */
+export const KEPT_CONCURRENCY_ONE = 1;
 
 /** The handler's result, the same for every library. */
 const result = (data) => ({ ok: true, n: data.n });
@@ -51,17 +54,20 @@ export const processKept = {
   about: `process pre-filled jobs returning a result, events on, completed jobs and results kept, concurrency ${KEPT_CONCURRENCY}`,
   async run(ctx, lib) {
     const count = ctx.sizes.process;
-    const variants = [{ key: 'processKept', tag: 'kept', setup: { keepCompleted: count } }];
+    const variants = [
+      { key: 'processKept', tag: 'kept', setup: { keepCompleted: count }, concurrency: KEPT_CONCURRENCY },
+      { key: 'processKept1', tag: 'kept-c1', setup: { keepCompleted: count }, concurrency: KEPT_CONCURRENCY_ONE },
+    ];
     const notApplicable = {};
     if (lib.unsupported?.eventsOff) notApplicable.processKeptNoEvents = `kyoo only: ${lib.unsupported.eventsOff}`;
-    else variants.push({ key: 'processKeptNoEvents', tag: 'kept-noev', setup: { keepCompleted: count, eventsOff: true } });
-    // the two runs take turns going first, round by round
+    else variants.push({ key: 'processKeptNoEvents', tag: 'kept-noev', setup: { keepCompleted: count, eventsOff: true }, concurrency: KEPT_CONCURRENCY });
+    // the runs take turns going first, round by round
     if (ctx.round % 2 === 0) variants.reverse();
 
     const values = {};
     const details = {};
-    for (const { key, tag, setup } of variants) {
-      const run = await processRun(ctx, lib, { count, concurrency: KEPT_CONCURRENCY, setup, handler, tag });
+    for (const { key, tag, setup, concurrency } of variants) {
+      const run = await processRun(ctx, lib, { count, concurrency, setup, handler, tag });
       const kept = await checkKept(ctx, lib, run, count);
       await ctx.cleanup();
       const d = perJob(run.delta, count);
@@ -73,7 +79,7 @@ export const processKept = {
         ...kept,
         // used_memory grown over the run per job: what a kept job (and its events) adds over a waiting one
         memoryGrowthPerJob: round(run.delta.memory / count, 1),
-        firstOfTwo: variants.length > 1 ? variants[0].key === key : undefined,
+        first: variants[0].key === key,
       };
     }
     if (lib.unsupported?.storedResults) details.processKept.resultNote = lib.unsupported.storedResults;
@@ -86,6 +92,13 @@ export const PROCESS_KEPT_METRICS = [
     key: 'processKept',
     scenario: 'process-kept',
     label: `process, events on, completed jobs + results kept, concurrency ${KEPT_CONCURRENCY}`,
+    unit: 'jobs/s',
+    better: 'higher',
+  },
+  {
+    key: 'processKept1',
+    scenario: 'process-kept',
+    label: `process, events on, completed jobs + results kept, concurrency ${KEPT_CONCURRENCY_ONE}`,
     unit: 'jobs/s',
     better: 'higher',
   },
