@@ -302,13 +302,13 @@ export class LeaseLoop {
   }
 
   /**
-   * Starts every job of a lease reply; returns how many were leased. The reply of a call that
-   * `asked` for no jobs (an ack while the worker waits, or while every slot is busy) did not look
-   * at the limits, so its due time leaves a sooner timer as it is.
+   * Starts every job of a lease reply; returns how many were leased. `full`: the call asked for
+   * jobs, so its due time covers the limits too; the reply of one that asked for none (an ack while
+   * the worker waits, or while every slot is busy) leaves a sooner timer as it is.
    */
-  private take(reply: LeaseReply, asked: boolean): number {
+  private take(reply: LeaseReply, full: boolean): number {
     this.keepResults = reply.keepResults;
-    this.armDueTimer(reply.nextInMs, asked);
+    this.armDueTimer(reply.nextInMs, full);
     if (this.state === 'running') this.d.scheduleIn(reply.scheduleInMs);
     if (this.state === 'running') for (const job of reply.jobs) this.d.start(job);
     // a lease call that was in flight when close() began: hand those jobs straight back
@@ -329,6 +329,7 @@ export class LeaseLoop {
    * BLPOP timeout alone would run delayed jobs up to 100 ms late. A local timer
    * leases at the moment the next delayed job is due, the next lease expires or
    * a limit lets a job start; with no slot free it wakes an idle worker instead.
+   * A reply that is not `full` (see take) only ever brings the timer forward.
    */
   private armDueTimer(nextInMs: number, full: boolean): void {
     if (!full && this.dueTimer && (nextInMs <= 0 || this.dueAt <= Date.now() + nextInMs)) return;
