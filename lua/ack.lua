@@ -74,19 +74,22 @@ end
 local freed = false -- a group may start a job, or waits for its limit, because an ack freed its slot
 if m > 0 then
   local tokens = redis.call('HMGET', K.runs, unpack(ids))
-  local acked, done, results, kept_runs = {}, {}, {}, {}
+  -- counted by hand, not with `#t` (a search in Lua 5.1): this loop runs per job
+  local acked, done, results, kept_runs, a, r = {}, {}, {}, {}, 0, 0
   for i = 1, m do
     local id, token, result = acks(i)
     if tokens[i] == token then
       codes[i] = CODE.OK
-      acked[#acked + 1] = id
-      event(ev, 'completed', id, run_attempts(token))
+      a = a + 1
+      acked[a] = id
+      -- the attempts as the token spells them (a token is "<attempts>:<fence>:<nonce>")
+      event(ev, 'completed', id, string.match(token, '^(%d+)') or 0)
       if dedup_of[id] then dedup_release(d, dedup_of[id], id) end
       if keep_count > 0 then
-        done[#done + 1] = score(precise + #done * 0.0005); done[#done + 1] = id
+        done[2 * a - 1] = score(precise + (2 * a - 2) * 0.0005); done[2 * a] = id
         -- "<token>:done" keeps the attempts readable and marks which lease completed it
-        kept_runs[#kept_runs + 1] = id; kept_runs[#kept_runs + 1] = token .. ':done'
-        if result ~= '' then results[#results + 1] = id; results[#results + 1] = result end
+        kept_runs[2 * a - 1] = id; kept_runs[2 * a] = token .. ':done'
+        if result ~= '' then results[r + 1] = id; results[r + 2] = result; r = r + 2 end
       end
     elseif tokens[i] == token .. ':done' then
       codes[i] = CODE.DONE_ALREADY -- this very ack was applied before (a client resent it after a reconnect)
@@ -96,14 +99,14 @@ if m > 0 then
       codes[i] = CODE.LEASE_LOST
     end
   end
-  if #acked > 0 then
+  if a > 0 then
     redis.call('ZREM', K.leased, unpack(acked))
     local gvals
     freed, gvals = ready_stopped(rq, acked, 'end')
     if keep_count > 0 then
       redis.call('HSET', K.runs, unpack(kept_runs))
       redis.call('ZADD', K.done, unpack(done))
-      if #results > 0 then redis.call('HSET', K.results, unpack(results)) end
+      if r > 0 then redis.call('HSET', K.results, unpack(results)) end
     else
       redis.call('HDEL', K.jobs, unpack(acked))
       redis.call('HDEL', K.runs, unpack(acked))

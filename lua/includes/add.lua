@@ -111,7 +111,7 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
   for i = 1, n do
     local id = P_id[i]
     if P_add[i] then
-      event(ev, 'added', id, 0)
+      event(ev, 'added', id, '0')
       records[nrec + 1] = id; records[nrec + 2] = P_rec[i]; nrec = nrec + 2
       local priority, group, delay, dkey = P_prio[i], P_group[i], P_delay[i], P_dkey[i]
       if priority ~= 0 then priorities[#priorities + 1] = id; priorities[#priorities + 1] = priority end

@@ -70,7 +70,9 @@ export async function processRun(ctx, lib, { count, concurrency, priorities, gro
 
 /**
  * One worker on the filled queue `name`, timed from its start to its
- * `take`-th completion: { rate, delta, lastId }. With `exact` the queue holds
+ * `take`-th completion: { rate, delta, nodeCpuUsPerJob, lastId }. nodeCpuUsPerJob is this
+ * process's CPU (user + system, every thread: the JIT's and the collector's too) over the
+ * same span, per job. With `exact` the queue holds
  * just `take` jobs, and a completion more after close() means a job ran twice.
  */
 export async function timedRun(ctx, lib, name, { take, concurrency, handler = noop, setup = {}, exact = false }) {
@@ -92,15 +94,17 @@ export async function timedRun(ctx, lib, name, { take, concurrency, handler = no
   try {
     await worker.ready();
     const before = await ctx.stats.snapshot();
+    const cpu = process.cpuUsage();
     const start = performance.now();
     worker.start();
     const end = await withTimeout(allDone, ctx.timeoutMs, `processing ${take} jobs`);
+    const { user, system } = process.cpuUsage(cpu);
     const after = await ctx.stats.snapshot();
     closed = true;
     await worker.close();
     // every job completes exactly once: more would mean a job ran twice
     if (exact && done !== take) throw new Error(`${done} completions for ${take} jobs`);
-    return { rate: take / ((end - start) / 1000), delta: ServerStats.delta(before, after), lastId };
+    return { rate: take / ((end - start) / 1000), delta: ServerStats.delta(before, after), nodeCpuUsPerJob: round((user + system) / take, 2), lastId };
   } finally {
     if (!closed) await worker.close();
   }

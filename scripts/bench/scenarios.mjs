@@ -97,12 +97,13 @@ export const SCENARIOS = [
       const values = {};
       const details = {};
       for (const concurrency of PROCESS_CONCURRENCY) {
-        const { rate, delta } = await processRun(ctx, lib, { count: ctx.sizes.process, concurrency });
+        const { rate, delta, nodeCpuUsPerJob } = await processRun(ctx, lib, { count: ctx.sizes.process, concurrency });
         await ctx.cleanup();
         values[`process${concurrency}`] = rate;
-        details[`process${concurrency}`] = perJob(delta, ctx.sizes.process);
+        details[`process${concurrency}`] = { ...perJob(delta, ctx.sizes.process), nodeCpuUsPerJob };
         if (concurrency === MEASURED_CONCURRENCY) {
           const d = details[`process${concurrency}`];
+          values.nodeCpuPerJob = nodeCpuUsPerJob;
           values.commandsPerJob = d.commandsPerJob;
           values.scriptCallsPerJob = d.scriptCallsPerJob;
           values.cpuPer10k = d.redisCpuMsPer10k;
@@ -329,6 +330,7 @@ export const METRICS = [
   ...BACKLOG_METRICS,
   { key: 'commandsPerJob', scenario: 'process', label: `Redis commands per processed job (concurrency ${MEASURED_CONCURRENCY})`, unit: 'commands', better: 'lower' },
   { key: 'scriptCallsPerJob', scenario: 'process', label: '… of which script calls', unit: 'calls', better: 'lower' },
+  { key: 'nodeCpuPerJob', scenario: 'process', label: `Node CPU per processed job, the worker's process (concurrency ${MEASURED_CONCURRENCY})`, unit: 'µs', better: 'lower' },
   { key: 'cpuPer10k', scenario: 'process', label: `Redis CPU per 10,000 processed jobs (concurrency ${MEASURED_CONCURRENCY})`, unit: 'ms', better: 'lower' },
   ...PROCESS_KEPT_COST_METRICS,
   { key: 'idleCommandsPerSec', scenario: 'idle', label: `idle cost, ${IDLE_WORKERS} idle workers`, unit: 'commands/s', better: 'lower' },

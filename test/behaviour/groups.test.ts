@@ -446,14 +446,16 @@ describe('queue limits', () => {
     const { BackOffError } = await import('kyoo');
     let thrownAt = 0;
     const backed = deferred<number>();
-    // every other run takes 50 ms, so each worker's next lease comes well after the back-off is applied
+    // every other run takes 200 ms, so each worker's next lease comes well after the back-off is
+    // applied, and no worker leases ahead (that needs handlers quicker than a call's round trip; with
+    // 50 ms runs, a loaded machine can make one, and a job leased with job 2 then starts at once)
     const handler = async (job: Job<{ i: number }>): Promise<void> => {
       starts.push({ i: job.data.i, at: Date.now(), attempt: job.attempt });
       if (job.data.i === 2 && thrownAt === 0) {
         thrownAt = Date.now();
         throw new BackOffError(400);
       }
-      await pause(50);
+      await pause(200);
     };
     for (let k = 0; k < 2; k++) {
       s.trackWorker(new Worker(s.name, handler, { connection: s.url, concurrency: 1 })).on('backedOff', (_job, ms) => backed.resolve(ms));
