@@ -11,13 +11,13 @@ local function promote(delayed_key, runs_key, rq)
   local due = redis.call('ZRANGEBYSCORE', delayed_key, '-inf', rq.now, 'WITHSCORES', 'LIMIT', 0, MAX_MOVE)
   if #due > 0 then
     local ids = {}
-    for i = 1, #due, 2 do ids[#ids + 1] = due[i] end
+    for i = 1, #due / 2 do ids[i] = due[2 * i - 1] end
     redis.call('ZREM', delayed_key, unpack(ids))
     local made = redis.call('HMGET', runs_key, unpack(ids))
     local rargs = {}
-    for i, id in ipairs(ids) do
-      rargs[#rargs + 1] = id
-      rargs[#rargs + 1] = run_attempts(made[i]) .. '@' .. string.format('%d', tonumber(due[2 * i]))
+    for i = 1, #ids do
+      rargs[2 * i - 1] = ids[i]
+      rargs[2 * i] = run_attempts(made[i]) .. '@' .. string.format('%d', tonumber(due[2 * i]))
     end
     redis.call('HSET', runs_key, unpack(rargs))
     ready_push(rq, ids, nil, nil)
