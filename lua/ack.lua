@@ -82,8 +82,7 @@ if m > 0 then
       codes[i] = CODE.OK
       a = a + 1
       acked[a] = id
-      -- the attempts as the token spells them (a token is "<attempts>:<fence>:<nonce>")
-      event(ev, 'completed', id, string.match(token, '^(%d+)') or 0)
+      event(ev, 'completed', id, run_attempts_text(token))
       if dedup_of[id] then dedup_release(d, dedup_of[id], id) end
       if keep_count > 0 then
         done[2 * a - 1] = score(precise + (2 * a - 2) * 0.0005); done[2 * a] = id

@@ -105,7 +105,7 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
 
   -- second pass: write
   local out, records, ready, prios, delayed, priorities = {}, {}, {}, {}, {}, {}
-  local nrec, nready, ndelayed = 0, 0, 0
+  local nrec, nready, ndelayed, nprio = 0, 0, 0, 0
   local grouped, gvals = {}, {}
   local woke = false
   for i = 1, n do
@@ -114,7 +114,7 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
       event(ev, 'added', id, '0')
       records[nrec + 1] = id; records[nrec + 2] = P_rec[i]; nrec = nrec + 2
       local priority, group, delay, dkey = P_prio[i], P_group[i], P_delay[i], P_dkey[i]
-      if priority ~= 0 then priorities[#priorities + 1] = id; priorities[#priorities + 1] = priority end
+      if priority ~= 0 then priorities[nprio + 1] = id; priorities[nprio + 2] = priority; nprio = nprio + 2 end
       local g = false
       if group ~= '' then
         g = { id = id, group = group }
@@ -140,21 +140,21 @@ local function add_jobs(k, n, get, all_or_nothing, reserve)
     out[2 * i - 1] = id; out[2 * i] = P_code[i]
   end
 
-  if #records > 0 then
+  if nrec > 0 then
     -- the sentinel (includes/runs.lua) rides along, written again as it is
-    records[#records + 1] = SENTINEL; records[#records + 1] = '1'
+    records[nrec + 1] = SENTINEL; records[nrec + 2] = '1'
     redis.call('HSET', k.jobs, unpack(records))
-    if #priorities > 0 then redis.call('HSET', k.priorities, unpack(priorities)) end
+    if nprio > 0 then redis.call('HSET', k.priorities, unpack(priorities)) end
   end
   -- grouped jobs take their seq (their order in the group) in add order
   ready_assign(rq, grouped)
-  for i = 1, #ready do if gvals[i] then gvals[i] = gvals[i].gval end end
+  for i = 1, nready do if gvals[i] then gvals[i] = gvals[i].gval end end
   -- none of the jobs added without a group has one: no group_of lookup (one command fewer per add)
   local runnable = ready_push(rq, ready, prios, #grouped > 0 and gvals or false)
-  if #delayed > 0 then redis.call('ZADD', k.delayed, unpack(delayed)) end
+  if ndelayed > 0 then redis.call('ZADD', k.delayed, unpack(delayed)) end
   -- A delayed job also wakes one worker, so that it shortens its blocking
   -- timeout; while the queue's limits hold jobs back, no one need wake.
-  if (runnable or #delayed > 0 or woke) and pol.limited_until <= now then wake(k.wake) end
+  if (runnable or ndelayed > 0 or woke) and pol.limited_until <= now then wake(k.wake) end
   if next(held) then dedup_sweep(d, nowi) end
   events_flush(ev)
   return out

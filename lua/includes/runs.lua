@@ -6,9 +6,14 @@
 -- the counter back and hands a fence number out a second time.
 -- A job cancelled while leased has "<token>:cancelled"; one completed and kept
 -- has "<token>:done".
+-- The attempts of a run state or token as text ('0' for none): what an event records, with no
+-- number conversion.
+local function run_attempts_text(value)
+  return value and string.match(value, '^(%d+)') or '0'
+end
+
 local function run_attempts(value)
-  if not value then return 0 end
-  return tonumber(string.match(value, '^(%d+)')) or 0
+  return tonumber(run_attempts_text(value)) or 0
 end
 
 -- Redis keeps small hashes and sorted sets as listpacks, where every lookup
