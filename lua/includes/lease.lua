@@ -35,7 +35,8 @@ local function lease_batch(k, rq, ev, n, lease_ms, announce, nonce)
     local recs = redis.call('HMGET', k.jobs, unpack(ids))
     local runs = redis.call('HMGET', k.runs, unpack(ids))
     local first = redis.call('INCRBY', k.fence, #ids) - #ids
-    local deadline = now + lease_ms
+    -- formatted once: a number argument would be formatted again for every job's ZADD pair
+    local deadline = string.format('%d', now + lease_ms)
     -- counted by hand, not with `#t` (a search in Lua 5.1): this loop runs per job
     local zargs, rargs, z, o = {}, {}, 0, #out
     for i = 1, #ids do
