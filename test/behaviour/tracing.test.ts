@@ -75,6 +75,33 @@ describe('with @opentelemetry/api installed but no tracer provider registered', 
     await done.promise;
     expect(seen).toEqual([{ active: undefined, traceContext: undefined }, { active: undefined, traceContext: undefined }]);
   });
+
+  // No spans are made then (noTracerProvider), except where a context still has something to pass on.
+  it("with a context manager but still no provider, an add made in a caller's span context passes that context on, and a 'parent' run hands it to the handler", async () => {
+    const contextManager = new AsyncLocalStorageContextManager();
+    context.setGlobalContextManager(contextManager.enable());
+    try {
+      const caller: SpanContext = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1, isRemote: true };
+      const q = s.track(new Queue(s.name, { connection: s.url }));
+      const traced = await context.with(trace.setSpanContext(ROOT_CONTEXT, caller), () => q.add({ n: 1 }));
+      const plain = await q.add({ n: 2 });
+      const r = await storedRecord(traced);
+      expect([r.version, r.traceparent]).toEqual([4, `00-${caller.traceId}-${caller.spanId}-01`]);
+      expect((await storedRecord(plain)).traceparent).toBe('');
+      const seen = new Map<number, Seen>();
+      const done = deferred();
+      s.trackWorker(new Worker<{ n: number }>(s.name, (job) => {
+        seen.set(job.data.n, seeing(job));
+        if (seen.size === 2) done.resolve();
+      }, { connection: s.url, tracing: { producer: 'parent' } }));
+      await done.promise;
+      expect(seen.get(1)!.active).toMatchObject({ traceId: caller.traceId, spanId: caller.spanId });
+      expect(seen.get(1)!.traceContext).toEqual({ traceparent: `00-${caller.traceId}-${caller.spanId}-01` });
+      expect(seen.get(2)).toEqual({ active: undefined, traceContext: undefined });
+    } finally {
+      context.disable();
+    }
+  });
 });
 
 describe('with an OpenTelemetry SDK', () => {

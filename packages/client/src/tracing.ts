@@ -1,4 +1,4 @@
-import { OtelLoader, endFailed, log, messagingAttributes, quietly, traceContextOf, type OtelApi, type OtelSpan, type OtelTracer, type TraceContext } from '@kyoo/core';
+import { OtelLoader, endFailed, holdsSpan, log, messagingAttributes, noTracerProvider, quietly, traceContextOf, type OtelApi, type OtelSpan, type OtelTracer, type TraceContext } from '@kyoo/core';
 
 // The specifier sits in a variable so that bundlers leave the import to run
 // time (a build without the optional peer dependency does not fail) and
@@ -34,12 +34,15 @@ export class SendTracing {
    * Starts the span of one `add` (no `count`) or one `addBulk` of `count`
    * jobs, a child of the caller's active context, whose context every job of
    * the call carries as its creation context. Undefined (the add goes on
-   * untraced) when the SDK throws.
+   * untraced) when the SDK throws, and when there is nothing to record or
+   * pass on: no tracer provider registered and no span in the caller's context.
    */
   start(api: OtelApi, count?: number): Send | undefined {
     return quietly(log.client, () => {
+      const active = api.context.active();
+      if (noTracerProvider(api) && !holdsSpan(api, active)) return undefined;
       this.tracer ??= api.trace.getTracer('@kyoo/client');
-      const span = this.tracer.startSpan(this.name, { kind: api.SpanKind.PRODUCER, attributes: this.attributes }, api.context.active());
+      const span = this.tracer.startSpan(this.name, { kind: api.SpanKind.PRODUCER, attributes: this.attributes }, active);
       if (count !== undefined && span.isRecording()) span.setAttribute('messaging.batch.message_count', count);
       return { api, span, trace: traceContextOf(api, span) };
     });

@@ -59,5 +59,5 @@ export { encodeProgress, decodeProgress, MAX_PROGRESS_BYTES } from './progress.j
 export type { JsonValue, JobProgress } from './progress.js';
 export { HISTOGRAM_BOUNDS_MS, Histogram, bucketField } from './metrics.js';
 export type { HistogramName } from './metrics.js';
-export { OtelLoader, traceContextOf, spanContextFrom, messagingAttributes, errorType, endFailed, quietly } from './tracing.js';
+export { OtelLoader, noTracerProvider, holdsSpan, traceContextOf, spanContextFrom, messagingAttributes, errorType, endFailed, quietly } from './tracing.js';
 export type { TraceContext, OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelSpanOptions, OtelTracer } from './tracing.js';

@@ -54,6 +54,9 @@ export interface OtelApi {
     setSpan(context: OtelContext, span: OtelSpan): OtelContext;
     setSpanContext(context: OtelContext, spanContext: OtelSpanContext): OtelContext;
     isSpanContextValid(spanContext: OtelSpanContext): boolean;
+    /** Read by {@link noTracerProvider} where present. */
+    getTracerProvider?(): unknown;
+    getSpanContext?(context: OtelContext): OtelSpanContext | undefined;
   };
   context: {
     active(): OtelContext;
@@ -63,6 +66,8 @@ export interface OtelApi {
   createTraceState(raw?: string): { serialize(): string };
   SpanKind: { PRODUCER: number; CONSUMER: number };
   SpanStatusCode: { ERROR: number };
+  /** Read by {@link noTracerProvider} where present. */
+  ProxyTracerProvider?: new () => { getDelegate(): unknown };
 }
 
 /**
@@ -106,6 +111,34 @@ function asApi(mod: unknown): OtelApi | null {
     && typeof m.createTraceState === 'function' && m.ROOT_CONTEXT !== undefined
     && typeof m.SpanKind?.CONSUMER === 'number' && typeof m.SpanStatusCode?.ERROR === 'number';
   return ok ? (m as OtelApi) : null;
+}
+
+/** The API's own no-op provider, by API module (what a ProxyTracerProvider delegates to before one is registered). */
+const noopProviders = new WeakMap<OtelApi, unknown>();
+
+/**
+ * Whether no tracer provider is registered with `api`: every span started now
+ * is a no-op that records nothing, and one started in a context without a
+ * span carries no trace context either. The producer and the worker then skip
+ * making spans at all (their allocations cost a few µs per job, more after an
+ * idle spell). False, so that spans are made, whenever it cannot tell (an API
+ * without these parts, or a provider registered through another copy of it).
+ */
+export function noTracerProvider(api: OtelApi): boolean {
+  const Proxy = api.ProxyTracerProvider;
+  if (typeof Proxy !== 'function' || typeof api.trace.getTracerProvider !== 'function') return false;
+  let noop = noopProviders.get(api);
+  if (noop === undefined) {
+    noop = new Proxy().getDelegate();
+    noopProviders.set(api, noop);
+  }
+  const provider = api.trace.getTracerProvider();
+  return provider instanceof Proxy && provider.getDelegate() === noop;
+}
+
+/** Whether `context` holds a span (its span context, valid or not), as the API reads it; true when it cannot tell. */
+export function holdsSpan(api: OtelApi, context: OtelContext): boolean {
+  return typeof api.trace.getSpanContext !== 'function' || api.trace.getSpanContext(context) !== undefined;
 }
 
 /** The trace context to store with a job for `span`, or undefined when its span context is not valid (no SDK, nothing to propagate). */

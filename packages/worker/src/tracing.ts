@@ -1,4 +1,4 @@
-import { OtelLoader, endFailed, log, messagingAttributes, quietly, spanContextFrom, type OtelApi, type OtelSpan, type OtelSpanOptions, type OtelTracer } from '@kyoo/core';
+import { OtelLoader, endFailed, log, messagingAttributes, noTracerProvider, quietly, spanContextFrom, type OtelApi, type OtelSpan, type OtelSpanOptions, type OtelTracer } from '@kyoo/core';
 import type { Handler, Job } from './job.js';
 
 // The specifier sits in a variable so that bundlers leave the import to run
@@ -42,9 +42,12 @@ export class ProcessTracing {
    * returned runs `handler` with the span active, so spans it starts are its
    * children; it is `handler` itself when there is nothing to make active
    * (no SDK registered and no producer context to pass on). Undefined (the
-   * run goes on untraced) when the SDK throws.
+   * run goes on untraced) when the SDK throws, and when there is nothing to
+   * record or pass on: no tracer provider registered, and no producer
+   * context to run the handler in.
    */
   start<T, R>(api: OtelApi, job: Job<T>, handler: Handler<T, R>): Process<T, R> | undefined {
+    if ((job.traceContext === undefined || this.producer === 'link') && noTracerProvider(api)) return undefined;
     return quietly(log.worker, () => this.startSpan(api, job, handler));
   }
 
