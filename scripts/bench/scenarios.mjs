@@ -10,7 +10,8 @@
 // NotApplicable (libs.mjs) with the reason; the table then shows n/a. A library
 // that takes part but lacks one row's feature leaves that value out and returns
 // `notApplicable: { metricKey: reason }` beside `values`. Each run is a fresh
-// process (one.mjs), with no warm-up.
+// process (one.mjs), with no warm-up; the add and two-process scenarios then go
+// on in the same processes for their warm lines.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
