@@ -61,10 +61,25 @@ describe('durations beyond 2^31-1 ms', () => {
     await started.promise;
     const first = await conn.zscore(s.keys.leased, id);
     // A heartbeat pushes the deadline to now + leaseMs. Its interval (leaseMs / 3, over 2^31-1
-    // ms) would fire every millisecond if given to a plain Node timer. Timers of one process run
-    // in the order they are due, so this 300 ms timer fires after such a heartbeat timer has
-    // fired (and sent its extend on `conn`) many times, however slow the machine.
-    await new Promise((r) => setTimeout(r, 300));
+    // ms) would fire every millisecond if given to a plain Node timer. The witness: a second
+    // worker on the same connection, whose 200 ms heartbeat takes the same path. Timers of one
+    // process run in the order they are due, and `conn` sends in order, so once Redis shows the
+    // witness's deadline moved, a heartbeat firing every millisecond would have moved the long
+    // lease's first, however slow the machine.
+    const witnessQueue = s.track(new Queue(`${s.name}-witness`, { connection: s.url }));
+    s.defer(() => s.admin.del(...Object.values(witnessQueue.keys)));
+    const witnessStarted = deferred();
+    s.trackWorker(
+      new Worker(`${s.name}-witness`, async () => {
+        witnessStarted.resolve();
+        await gate.promise;
+      }, { connection: conn, leaseMs: 600 }),
+    );
+    const witnessId = await witnessQueue.add({});
+    await witnessStarted.promise;
+    const witnessFirst = await conn.zscore(witnessQueue.keys.leased, witnessId);
+    await waitFor(async () => (await conn.zscore(witnessQueue.keys.leased, witnessId)) !== witnessFirst, 5000,
+      "the witness's heartbeat to move its deadline");
     const later = await conn.zscore(s.keys.leased, id);
     expect(Number(first)).toBeGreaterThan(Date.now() + 114 * DAY);
     expect(later).toBe(first);
